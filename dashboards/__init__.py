@@ -1,0 +1,1 @@
+"""The Dash app for analysts (pages, queries, figures)."""

@@ -1,0 +1,260 @@
+"""HTTP retrieval: conditional GET with limits. Knows nothing of the database."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from monitor.config import FetchSettings
+from monitor.errors import FetchError
+
+#: a timeout counts half of a refused connection toward backoff; a hard error counts double
+TIMEOUT_WEIGHT = 0.5
+NETWORK_WEIGHT = 1.0
+HARD_WEIGHT = 2.0
+_PERMANENT = frozenset({301, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    feed_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    request: FetchRequest
+    started_at: datetime
+    duration: float
+    #: the URL that finally answered
+    final_url: str
+    #: set when every redirect on the way was permanent: the feed's new address
+    moved_to: str | None = None
+    status: int | None = None
+    body: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    #: seconds from Cache-Control max-age, if the server sent one
+    max_age: float | None = None
+    #: seconds from Retry-After on 429/503
+    retry_after: float | None = None
+    error: FetchError | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+class HostLimiter:
+    """A global and a per-host cap on requests in flight."""
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_host)
+        )
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        async with self._per_host[host], self._total:
+            yield
+
+
+def make_client(
+    settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.read_timeout, connect=settings.connect_timeout, pool=settings.total_timeout
+        ),
+        follow_redirects=False,
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "
+            "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+            "Accept-Encoding": "gzip, deflate",
+        },
+        limits=httpx.Limits(max_connections=settings.concurrency * 2),
+        transport=transport,
+    )
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    request: FetchRequest,
+    settings: FetchSettings,
+    limiter: HostLimiter | None = None,
+) -> FetchResult:
+    """One conditional GET, following redirects by hand; never raises for HTTP trouble."""
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    state = _Redirects(request.url)
+    try:
+        while True:
+            slot = limiter.slot(state.url) if limiter else nullcontext()
+            async with slot:
+                # the total timeout covers time on the wire, not time queued for a slot
+                async with asyncio.timeout(settings.total_timeout):
+                    response, body = await _get(client, state.url, request, settings)
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                state.follow(response, settings.max_redirects)
+                continue
+            break
+    except FetchError as exc:
+        return _failed(request, started_at, clock, state, exc)
+    except TimeoutError:
+        timeout = FetchError(f"timed out after {settings.total_timeout:g} s", weight=TIMEOUT_WEIGHT)
+        return _failed(request, started_at, clock, state, timeout)
+
+    headers = response.headers
+    status = response.status_code
+    error: FetchError | None = None
+    retry_after = None
+    if status in (429, 503):
+        retry_after = parse_retry_after(headers.get("retry-after"), datetime.now(UTC))
+        error = FetchError(f"HTTP {status} {response.reason_phrase}".strip(), status=status)
+    elif status == 410:
+        error = FetchError("HTTP 410 Gone", weight=HARD_WEIGHT, status=status)
+    elif status >= 400:
+        weight = HARD_WEIGHT if status < 500 else NETWORK_WEIGHT
+        error = FetchError(
+            f"HTTP {status} {response.reason_phrase}".strip(), weight=weight, status=status
+        )
+    elif status not in (200, 203, 304):
+        error = FetchError(f"unexpected HTTP {status}", weight=HARD_WEIGHT, status=status)
+    return FetchResult(
+        request=request,
+        started_at=started_at,
+        duration=time.monotonic() - clock,
+        final_url=state.url,
+        moved_to=state.moved_to,
+        status=status,
+        body=body if status == 200 else None,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        content_type=headers.get("content-type"),
+        max_age=parse_max_age(headers.get("cache-control")),
+        retry_after=retry_after,
+        error=error,
+    )
+
+
+async def _get(
+    client: httpx.AsyncClient, url: str, request: FetchRequest, settings: FetchSettings
+) -> tuple[httpx.Response, bytes]:
+    headers = {}
+    # validators belong to the configured URL; send them to wherever it redirects too
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.max_response_bytes:
+                raise _too_large(settings)
+            chunks: list[bytes] = []
+            size = 0
+            if response.status_code == 200:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > settings.max_response_bytes:
+                        raise _too_large(settings)
+                    chunks.append(chunk)
+            return response, b"".join(chunks)
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"timed out ({type(exc).__name__})", weight=TIMEOUT_WEIGHT) from None
+    except httpx.DecodingError as exc:
+        raise FetchError(f"cannot decode the response: {exc}", weight=HARD_WEIGHT) from None
+    except httpx.TransportError as exc:
+        raise FetchError(f"network error: {_describe(exc)}", weight=NETWORK_WEIGHT) from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"invalid URL: {exc}", weight=HARD_WEIGHT) from None
+
+
+def _too_large(settings: FetchSettings) -> FetchError:
+    return FetchError(
+        f"response larger than {settings.max_response_bytes} bytes", weight=HARD_WEIGHT
+    )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return re.sub(r"\s+", " ", text)[:300]
+
+
+class _Redirects:
+    """Tracks a redirect chain: loops, the limit, and whether the move is permanent."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen = {url}
+        self.all_permanent = True
+        self.moved_to: str | None = None
+
+    def follow(self, response: httpx.Response, limit: int) -> None:
+        target = urljoin(self.url, response.headers["location"].strip())
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise FetchError(f"redirect to a non-HTTP URL: {target}", weight=HARD_WEIGHT)
+        if target in self.seen:
+            raise FetchError(f"redirect loop at {target}", weight=HARD_WEIGHT)
+        if len(self.seen) > limit:
+            raise FetchError(f"more than {limit} redirects", weight=HARD_WEIGHT)
+        self.seen.add(target)
+        self.all_permanent = self.all_permanent and response.status_code in _PERMANENT
+        self.moved_to = target if self.all_permanent else None
+        self.url = target
+
+
+def _failed(
+    request: FetchRequest, started_at: datetime, clock: float, state: _Redirects, exc: FetchError
+) -> FetchResult:
+    return FetchResult(
+        request=request,
+        started_at=started_at,
+        duration=time.monotonic() - clock,
+        final_url=state.url,
+        error=exc,
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    if not cache_control:
+        return None
+    match = re.search(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)", cache_control.lower())
+    return float(match.group(1)) if match else None

@@ -1,0 +1,134 @@
+"""Pure text and URL normalisation shared by parsing, dedupe and import."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: query parameters that identify a campaign, not a document
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid", "ref_src", "ref_url",
+        "cmpid", "ito", "at_medium", "at_campaign", "spm", "ns_mchannel",
+        "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "xtor", "smid", "soc_src",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "oly_", "vero_", "hsa_")
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+     "blockquote", "pre", "section", "article", "table", "hr", "figcaption", "dd", "dt"}
+)  # fmt: skip
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
+_SPACES = re.compile(r"[ \t\u00a0\u200b\r\f\v]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL with tracking parameters, fragment and default port removed.
+
+    Two links to one article from different feeds (or campaigns) become equal.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    ]
+    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+    # http and https copies of one page are one document
+    return urlunsplit(("https", host, path, urlencode(query, doseq=True), ""))
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self.parts.append(f" {alt} ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str | None) -> str:
+    """Readable plain text from an HTML fragment: blocks become lines, tags vanish."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        return clean_whitespace(markup)
+    parser = _TextExtractor()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except AssertionError:  # malformed declarations; fall back to a blunt strip
+        return clean_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+    return clean_whitespace("".join(parser.parts))
+
+
+def clean_whitespace(text: str) -> str:
+    text = _SPACES.sub(" ", text)
+    return _NEWLINES.sub("\n", text).strip()
+
+
+def title_key(title: str) -> str:
+    """A title reduced to letters and digits, for spotting syndicated copies."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(re.findall(r"\w+", folded))[:500]
+
+
+def normalize_language(code: str | None) -> str | None:
+    """'en-US', 'EN_gb', 'uk-UA' -> 'en', 'en', 'uk'; anything else -> None."""
+    if not code:
+        return None
+    primary = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
+    return primary if len(primary) == 2 and primary.isalpha() else None
+
+
+def sha256_hex(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def to_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,313 @@
+"""One fetch cycle: claim due feeds → fetch → parse → normalise → dedupe → store.
+
+Fetches run concurrently on an event loop; each feed's result is then stored in
+its own transaction (items, feed state, fetch event and lease release together),
+so a worker killed mid-cycle leaves no half-written feed behind, and its leases
+simply expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine
+
+from monitor.config import Settings
+from monitor.errors import ParseError
+from monitor.feeds.decide import (
+    FeedState,
+    FeedUpdate,
+    decide_failure,
+    decide_success,
+    publisher_interval,
+)
+from monitor.feeds.fetch import FetchRequest, FetchResult, HostLimiter, fetch, make_client
+from monitor.feeds.fulltext import fetch_full_texts
+from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.store.feeds import claim_due_feeds, record_fetch
+from monitor.store.items import StoreCounts, known_entry_keys, store_entries
+from monitor.store.models import Feed
+from monitor.store.session import transaction
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class CycleReport:
+    feeds_ok: int = 0
+    feeds_unchanged: int = 0
+    feeds_failed: int = 0
+    items: StoreCounts = field(default_factory=StoreCounts)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def feeds_checked(self) -> int:
+        return self.feeds_ok + self.feeds_unchanged + self.feeds_failed
+
+    def summary(self) -> str:
+        return (
+            f"{self.feeds_checked} feeds checked: {self.feeds_ok} ok, "
+            f"{self.feeds_unchanged} unchanged, {self.feeds_failed} failed; "
+            f"items: {self.items.new} new, {self.items.updated} updated, "
+            f"{self.items.linked} already stored from another feed"
+        )
+
+
+@dataclass
+class _Claimed:
+    feed_id: int
+    source_id: int
+    url: str
+    language: str
+    full_text: bool
+    state: FeedState
+    etag: str | None
+    last_modified: str | None
+
+
+def run_cycle(
+    settings: Settings,
+    engine: Engine,
+    *,
+    worker: str | None = None,
+    stop: threading.Event | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    now: datetime | None = None,
+    include_not_due: bool = False,
+) -> CycleReport:
+    """Fetch every due feed once (in batches) and store what changed.
+
+    With `include_not_due`, every enabled feed is fetched now, whatever its schedule.
+    """
+    cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
+    cycle.include_not_due = include_not_due
+    return asyncio.run(cycle.run())
+
+
+class _Cycle:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        worker: str,
+        stop: threading.Event | None,
+        transport: httpx.AsyncBaseTransport | None,
+        now: datetime | None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.worker = worker
+        self.stop = stop or threading.Event()
+        self.transport = transport
+        self.fixed_now = now
+        self.started_at = self.now()
+        self.include_not_due = False
+        self.report = CycleReport()
+
+    def now(self) -> datetime:
+        return self.fixed_now or datetime.now(UTC)
+
+    async def run(self) -> CycleReport:
+        fetch_settings = self.settings.fetch
+        limiter = HostLimiter(fetch_settings.concurrency, fetch_settings.per_host_concurrency)
+        async with make_client(fetch_settings, self.transport) as client:
+            while not self.stop.is_set():
+                batch = await asyncio.to_thread(self._claim)
+                if not batch:
+                    break
+                await self._run_batch(client, limiter, batch)
+        return self.report
+
+    def _claim(self) -> list[_Claimed]:
+        with transaction(self.engine) as session:
+            feeds = claim_due_feeds(
+                session,
+                worker=self.worker,
+                now=self.now(),
+                limit=self.settings.fetch.batch_size,
+                lease_seconds=self.settings.fetch.lease_seconds,
+                cycle_started_at=self.started_at,
+                include_not_due=self.include_not_due,
+            )
+            return [_snapshot(feed) for feed in feeds]
+
+    async def _run_batch(
+        self, client: httpx.AsyncClient, limiter: HostLimiter, batch: list[_Claimed]
+    ) -> None:
+        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None] = asyncio.Queue()
+
+        async def fetch_one(claimed: _Claimed) -> None:
+            request = FetchRequest(
+                claimed.feed_id, claimed.url, claimed.etag, claimed.last_modified
+            )
+            await results.put((claimed, await fetch(client, request, self.settings.fetch, limiter)))
+
+        async def store_all() -> None:
+            # one writer: results are stored in the order they arrive, each in its own transaction
+            while (got := await results.get()) is not None:
+                claimed, result = got
+                try:
+                    await self._process(client, claimed, result)
+                except Exception:  # a bug in one feed must not stop the others
+                    log.exception("storing feed %s failed", claimed.url)
+                    self.report.feeds_failed += 1
+                    self.report.failures.append(f"{claimed.url}: internal error (see log)")
+
+        writer = asyncio.create_task(store_all())
+        await asyncio.gather(*(fetch_one(c) for c in batch))
+        await results.put(None)
+        await writer
+
+    async def _process(
+        self, client: httpx.AsyncClient, claimed: _Claimed, result: FetchResult
+    ) -> None:
+        if result.error is not None or result.not_modified:
+            await asyncio.to_thread(self._store, claimed, result, None, None)
+            return
+        body = result.body or b""
+        body_hash = hashlib.sha256(body).hexdigest()
+        if body_hash == claimed.state.body_hash:
+            await asyncio.to_thread(self._store, claimed, result, None, body_hash)
+            return
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                body,
+                url=result.final_url,
+                fetched_at=result.started_at,
+                content_type=result.content_type,
+                feed_language=claimed.language,
+            )
+        except ParseError as exc:
+            await asyncio.to_thread(self._store_parse_error, claimed, result, exc)
+            return
+        if claimed.full_text and parsed.entries:
+            parsed = await self._with_full_text(client, claimed, parsed)
+        await asyncio.to_thread(self._store, claimed, result, parsed, body_hash)
+
+    async def _with_full_text(
+        self, client: httpx.AsyncClient, claimed: _Claimed, parsed: ParsedFeed
+    ) -> ParsedFeed:
+        def new_keys() -> set[str]:
+            with transaction(self.engine) as session:
+                keys = [e.entry_key for e in parsed.entries]
+                return set(keys) - known_entry_keys(session, claimed.feed_id, keys)
+
+        fresh = await asyncio.to_thread(new_keys)
+        wanted = [e for e in parsed.entries if e.entry_key in fresh and e.url]
+        texts = await fetch_full_texts(client, wanted, self.settings.full_text)
+        entries = [texts.get(e.entry_key, e) for e in parsed.entries]
+        return replace(parsed, entries=entries)
+
+    def _store(
+        self,
+        claimed: _Claimed,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        body_hash: str | None,
+    ) -> None:
+        now = self.now()
+        fetch_settings = self.settings.fetch
+        counts = StoreCounts()
+        with transaction(self.engine) as session:
+            feed = session.get_one(Feed, claimed.feed_id)
+            if result.error is not None:
+                decision = decide_failure(
+                    claimed.state, result, message=str(result.error),
+                    weight=result.error.weight, now=now, settings=fetch_settings,
+                )  # fmt: skip
+            else:
+                interval = publisher_interval(
+                    parsed.interval_hint if parsed else None, result.max_age, fetch_settings
+                )
+                if parsed is not None:
+                    counts = store_entries(
+                        session,
+                        source_id=claimed.source_id,
+                        feed_id=claimed.feed_id,
+                        entries=parsed.entries,
+                        now=now,
+                        title_window=timedelta(days=self.settings.dedupe.title_window_days),
+                    )
+                    if parsed.title and not feed.title:
+                        feed.title = parsed.title[:500]
+                decision = decide_success(
+                    claimed.state,
+                    outcome="ok" if parsed is not None else "not_modified",
+                    status_line=_success_line(result, parsed, counts),
+                    interval=interval,
+                    now=now,
+                )
+            record_fetch(
+                session, feed, result, decision, now=now, worker=self.worker,
+                entries_seen=len(parsed.entries) if parsed else 0,
+                items_new=counts.new, items_updated=counts.updated, body_hash=body_hash,
+            )  # fmt: skip
+        self._count(claimed, decision, counts)
+
+    def _store_parse_error(self, claimed: _Claimed, result: FetchResult, exc: ParseError) -> None:
+        now = self.now()
+        with transaction(self.engine) as session:
+            feed = session.get_one(Feed, claimed.feed_id)
+            decision = decide_failure(
+                claimed.state, result, message=f"parse error: {exc}",
+                weight=exc.weight, now=now, settings=self.settings.fetch,
+            )  # fmt: skip
+            record_fetch(session, feed, result, decision, now=now, worker=self.worker)
+        self._count(claimed, decision, StoreCounts())
+
+    def _count(self, claimed: _Claimed, decision: FeedUpdate, counts: StoreCounts) -> None:
+        report = self.report
+        report.items += counts
+        if not decision.succeeded:
+            report.feeds_failed += 1
+            report.failures.append(f"{claimed.url}: {decision.status_line}")
+        elif counts.new or counts.updated or counts.linked:
+            report.feeds_ok += 1
+        else:
+            report.feeds_unchanged += 1
+
+
+def _snapshot(feed: Feed) -> _Claimed:
+    return _Claimed(
+        feed_id=feed.id,
+        source_id=feed.source_id,
+        url=feed.url,
+        language=feed.language,
+        full_text=feed.full_text,
+        state=FeedState(
+            interval_seconds=feed.interval_seconds,
+            failure_score=feed.failure_score,
+            consecutive_failures=feed.consecutive_failures,
+            body_hash=feed.body_hash,
+        ),
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+    )
+
+
+def _success_line(result: FetchResult, parsed: ParsedFeed | None, counts: StoreCounts) -> str:
+    took = f"{result.duration:.2f} s"
+    if result.not_modified:
+        return f"ok · not modified (HTTP 304) · {took}"
+    if parsed is None:
+        return f"ok · HTTP {result.status}, body unchanged since last fetch · {took}"
+    line = (
+        f"ok · HTTP {result.status} · {len(parsed.entries)} entries: {counts.new} new, "
+        f"{counts.updated} updated, {counts.linked} seen in other feeds · {took}"
+    )
+    if parsed.warnings:
+        line += f" · {len(parsed.warnings)} warning(s): {parsed.warnings[0][:200]}"
+    return line

@@ -1,0 +1,68 @@
+"""The worker: APScheduler runs a fetch cycle every tick until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from monitor.config import Settings
+from monitor.pipeline import run_cycle, worker_name
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(
+    settings: Settings,
+    engine: Engine,
+    *,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[str], None] | None = None,
+) -> None:
+    """Block until stopped; in-flight feeds are finished and stored before returning."""
+    stop = stop or threading.Event()
+    worker = worker_name()
+
+    def cycle() -> None:
+        report = run_cycle(settings, engine, worker=worker, stop=stop)
+        if report.feeds_checked:
+            log.info("%s", report.summary())
+            if on_cycle:
+                on_cycle(report.summary())
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        cycle,
+        "interval",
+        seconds=settings.scheduler.tick_seconds,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        id="fetch-cycle",
+    )
+    _install_signal_handlers(stop)
+    scheduler.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        # wait=True lets the running cycle finish the batch it already claimed
+        scheduler.shutdown(wait=True)
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.warning("received %s: finishing in-flight feeds", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,229 @@
+"""The schema. Alembic migrations in ``alembic/versions`` create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on every backend (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """A publisher: the unit analysts compare (one source can have many feeds)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_type: Mapped[str] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feed(Base):
+    """One RSS/Atom URL and everything the fetcher remembers about it."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    #: the URL first configured, so a permanent redirect does not re-add it on sync
+    original_url: Mapped[str] = mapped_column(String(2000), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    language: Mapped[str] = mapped_column(String(8))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    full_text: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    #: the publisher's hint (ttl, sy:updatePeriod, Cache-Control) clamped to bounds
+    interval_seconds: Mapped[float] = mapped_column(Float, default=3600.0)
+    next_check_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_new_item_at: Mapped[datetime | None] = mapped_column()
+    #: weighted failures since the last success (hard errors count more)
+    failure_score: Mapped[float] = mapped_column(Float, default=0.0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(32), default="new")
+    status_line: Mapped[str] = mapped_column(Text, default="not fetched yet")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    #: where `monitor backfill` resumes (next archive or page URL)
+    backfill_next_url: Mapped[str | None] = mapped_column(String(2000))
+    backfill_done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Item(Base):
+    """One story, however many feeds carried it."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_source_title", "source_id", "title_key"),
+        Index("ix_items_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    #: the feed that first carried the story (None for imported items)
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id"), index=True)
+    origin: Mapped[str] = mapped_column(String(16), default="feed")
+    guid: Mapped[str | None] = mapped_column(String(2000))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    canonical_url: Mapped[str | None] = mapped_column(String(2000), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    #: normalised title for dedupe within a source
+    title_key: Mapped[str] = mapped_column(String(500), default="")
+    summary_html: Mapped[str] = mapped_column(Text, default="")
+    summary_text: Mapped[str] = mapped_column(Text, default="")
+    content_html: Mapped[str] = mapped_column(Text, default="")
+    content_text: Mapped[str] = mapped_column(Text, default="")
+    #: how content_text was obtained: 'feed', 'trafilatura' or '' when absent
+    content_method: Mapped[str] = mapped_column(String(32), default="")
+    author: Mapped[str] = mapped_column(String(500), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    #: where the language came from: 'item', 'feed', 'config' or 'detected'
+    language_source: Mapped[str] = mapped_column(String(16), default="")
+    published_at: Mapped[datetime] = mapped_column()
+    #: True when the entry had no date and published_at is the fetch time
+    published_is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Entry(Base):
+    """A feed's entry pointing at a stored item: the per-feed dedupe key."""
+
+    __tablename__ = "entries"
+    __table_args__ = (UniqueConstraint("feed_id", "entry_key", name="uq_entries_feed_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"))
+    #: guid, else link, else a hash of title and date
+    entry_key: Mapped[str] = mapped_column(String(500))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    #: how this entry was matched to the item: 'new', 'url' or 'title'
+    matched_by: Mapped[str] = mapped_column(String(16), default="new")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FetchEvent(Base):
+    """One fetch attempt, kept as a log."""
+
+    __tablename__ = "fetch_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    #: ok, not_modified, unchanged, error, gone, rate_limited
+    outcome: Mapped[str] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(2000))
+    message: Mapped[str] = mapped_column(Text, default="")
+    bytes_received: Mapped[int] = mapped_column(Integer, default=0)
+    entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Tag(Base):
+    """A topic or frame score from one tagger version."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        UniqueConstraint("item_id", "label", "tagger_version", name="uq_tags_item_label_version"),
+        Index("ix_tags_label_positive", "label", "is_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    #: 'topic' or 'frame'
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    is_positive: Mapped[bool] = mapped_column(Boolean)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    tagger_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalystLabel(Base):
+    """An analyst's correction: who said which label does or does not apply."""
+
+    __tablename__ = "analyst_labels"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(64))
+    applies: Mapped[bool] = mapped_column(Boolean)
+    analyst: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
