@@ -7,7 +7,6 @@ import logging
 from dataclasses import replace
 
 import httpx
-import trafilatura
 
 from monitor.config import FullTextSettings
 from monitor.feeds.normalize import clean_whitespace
@@ -45,6 +44,8 @@ async def fetch_full_texts(
 
 
 def extract_article_text(html: str, url: str) -> str:
+    import trafilatura  # heavy: loaded only when a feed asks for full text
+
     text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False)
     return clean_whitespace(text or "")
 
