@@ -1,0 +1,72 @@
+"""Keyword rules: stems, proximity, exclusions, offsets, field weights."""
+
+from monitor.tagging.rules import Rule, RuleSet
+
+RULES = RuleSet(
+    [
+        Rule(
+            "en.accession",
+            "nato_membership",
+            ("join*", "accession", "membership"),
+            language="en",
+            near=("NATO", "alliance"),
+            window=5,
+        ),
+        Rule("uk.neutrality", "neutrality", ("нейтралітет*", "позаблоков*"), language="uk"),
+        Rule("ru.neutrality", "neutrality", ("нейтралитет*",), language="ru"),
+        Rule("pl.guarantees", "security_guarantees", ("gwarancj* bezpieczeństwa",), language="pl"),
+        Rule(
+            "en.neutrality",
+            "neutrality",
+            ("neutrality", "neutral status"),
+            language="en",
+            exclude=("carbon neutrality", "climate neutrality", "net neutrality"),
+        ),
+        Rule(
+            "en.guarantees",
+            "security_guarantees",
+            ("security guarantee*", "guarantee*"),
+            language="en",
+            exclude=("loan*", "credit*", "deposit*"),
+        ),
+    ]
+)
+
+
+def labels(fields, language):
+    return {h.label for h in RULES.match(fields, language)}
+
+
+def test_proximity_requires_nato_within_the_window():
+    assert labels({"title": "Ukraine wants to join NATO soon"}, "en") == {"nato_membership"}
+    far = "Ukraine wants to join the single market of the union, while NATO leaders met"
+    assert labels({"title": far}, "en") == set()
+
+
+def test_slavic_stems_match_inflected_forms():
+    assert labels({"title": "Питання нейтралітету України"}, "uk") == {"neutrality"}
+    assert labels({"title": "Позаблоковий статус"}, "uk") == {"neutrality"}
+    assert labels({"title": "Требование нейтралитета"}, "ru") == {"neutrality"}
+    assert labels({"title": "Rozmowy o gwarancjach bezpieczeństwa"}, "pl") == {
+        "security_guarantees"
+    }
+
+
+def test_exclusions_cancel_other_senses():
+    assert labels({"title": "EU sets carbon neutrality target for 2050"}, "en") == set()
+    assert labels({"title": "FCC vote on net neutrality"}, "en") == set()
+    assert labels({"title": "Bank extends loan and credit guarantees"}, "en") == set()
+    assert labels({"title": "Austria's neutrality as a model"}, "en") == {"neutrality"}
+
+
+def test_hits_carry_field_offsets_and_field_weight():
+    text = "Security guarantees for Kyiv"
+    [title_hit] = RULES.match({"title": text}, "en")
+    assert (title_hit.field, title_hit.start, title_hit.end) == ("title", 0, 19)
+    assert text[title_hit.start : title_hit.end] == title_hit.text == "Security guarantees"
+    [summary_hit] = RULES.match({"summary": text}, "en")
+    assert summary_hit.score < title_hit.score
+
+
+def test_word_boundaries_prevent_partial_matches():
+    assert labels({"title": "A NATO rejoinder to critics"}, "en") == set()
