@@ -7,11 +7,14 @@ value of the wrong type is an error, and every field must be documented in
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +23,8 @@ from monitor.errors import ConfigError
 
 SOURCE_TYPES = ("government", "think_tank", "intergovernmental", "media")
 DEFAULT_CONFIG_PATH = Path("config.toml")
+#: the repository's config.toml: its [tagging] section (the codebook) is the default
+REPOSITORY_CONFIG = Path(__file__).resolve().parents[1] / "config.toml"
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,38 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class LabelSettings:
+    id: str
+    name: str
+    description: str = ""
+    #: the one colour this label has everywhere (charts, legends)
+    color: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    id: str
+    label: str
+    phrases: tuple[str, ...]
+    language: str = "*"
+    near: tuple[str, ...] = ()
+    window: int = 5
+    exclude: tuple[str, ...] = ()
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TaggingSettings:
+    topics: tuple[LabelSettings, ...] = ()
+    frames: tuple[LabelSettings, ...] = ()
+    rules: tuple[RuleSettings, ...] = ()
+    #: the frame given to on-topic items that no other frame fits
+    residual_frame: str = "factual_report"
+    #: model artifact directory; empty means the one shipped with the package
+    model_dir: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -93,6 +130,7 @@ class Settings:
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
+    tagging: TaggingSettings = field(default_factory=TaggingSettings)
     feeds: tuple[FeedSettings, ...] = ()
     #: where the settings came from, for messages; not a config key
     path: str = field(default="<defaults>", metadata={"internal": True})
@@ -126,11 +164,26 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 def settings_from_dict(raw: dict[str, Any], *, source: str = "<dict>") -> Settings:
     raw = _apply_env(dict(raw))
+    if "tagging" not in raw:
+        raw["tagging"] = default_tagging_section()
     settings: Settings = dataclasses.replace(
         _build(Settings, raw, prefix="", source=source), path=source
     )
     _check_semantics(settings, source)
     return settings
+
+
+@cache
+def _repository_tagging() -> dict[str, Any]:
+    if not REPOSITORY_CONFIG.exists():
+        return {}
+    section = tomllib.loads(REPOSITORY_CONFIG.read_text(encoding="utf-8")).get("tagging", {})
+    return section if isinstance(section, dict) else {}
+
+
+def default_tagging_section() -> dict[str, Any]:
+    """The codebook's labels and rules, as the repository's config.toml states them."""
+    return copy.deepcopy(_repository_tagging())
 
 
 def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +246,7 @@ def _check_semantics(settings: Settings, source: str) -> None:
 
     for section in ("fetch", "full_text", "dedupe", "scheduler", "backfill"):
         positive(section, getattr(settings, section))
+    _check_tagging(settings.tagging, source)
     fetch = settings.fetch
     if fetch.min_interval_minutes > fetch.max_interval_minutes:
         raise ConfigError(
@@ -227,3 +281,30 @@ def is_http_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+
+
+def _check_tagging(tagging: TaggingSettings, source: str) -> None:
+    ids: set[str] = set()
+    for kind, labels in (("topics", tagging.topics), ("frames", tagging.frames)):
+        for i, label in enumerate(labels):
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", label.id):
+                raise ConfigError(
+                    f"{source}: 'tagging.{kind}[{i}].id' must be lower_snake_case: {label.id!r}"
+                )
+            if label.id in ids:
+                raise ConfigError(f"{source}: 'tagging.{kind}[{i}].id' is used twice: {label.id}")
+            ids.add(label.id)
+    if tagging.frames and tagging.residual_frame not in {f.id for f in tagging.frames}:
+        raise ConfigError(f"{source}: 'tagging.residual_frame' is not a frame id")
+    rule_ids: set[str] = set()
+    for i, rule in enumerate(tagging.rules):
+        key = f"tagging.rules[{i}]"
+        if rule.label not in ids:
+            raise ConfigError(f"{source}: '{key}.label' is not a topic or frame id: {rule.label!r}")
+        if rule.id in rule_ids:
+            raise ConfigError(f"{source}: '{key}.id' is used twice: {rule.id}")
+        rule_ids.add(rule.id)
+        if not rule.phrases:
+            raise ConfigError(f"{source}: '{key}.phrases' must not be empty")
+        if not 0 < rule.weight <= 1:
+            raise ConfigError(f"{source}: '{key}.weight' must be in (0, 1]")

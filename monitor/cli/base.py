@@ -43,7 +43,7 @@ class MonitorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MonitorError as exc:
-            click.echo(f"monitor: error: {exc}", err=True)
+            click.echo(f"monitor: error: {_one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except OperationalError as exc:
             click.echo(f"monitor: error: database unavailable: {_first_line(exc.orig)}", err=True)
@@ -51,6 +51,11 @@ class MonitorGroup(click.Group):
         except SQLAlchemyError as exc:
             click.echo(f"monitor: error: database error: {_first_line(exc)}", err=True)
             sys.exit(1)
+
+
+def _one_line(exc: object) -> str:
+    """Driver messages span lines (psycopg adds hints); the CLI promises one."""
+    return " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
 
 
 def _first_line(exc: object) -> str:
