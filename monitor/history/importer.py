@@ -1,0 +1,447 @@
+"""Historical items from CSV or JSONL files, stored all or nothing.
+
+The file is read twice, streaming: the first pass validates every row (so every
+rejected row can be reported before anything is written), the second builds
+each accepted row into a ParsedEntry — the same normalisation a fetched entry
+gets — and stores all of them in one transaction. Nothing is held in memory but
+the current row and the list of rejected rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from monitor.config import SOURCE_TYPES, Settings, is_http_url
+from monitor.errors import ImportFailed, InputError
+from monitor.feeds.normalize import (
+    canonical_url,
+    html_to_text,
+    normalize_language,
+    sha256_hex,
+    title_key,
+    to_utc,
+)
+from monitor.feeds.parse import ParsedEntry, detect_language, entry_content_hash
+from monitor.store.feeds import get_or_create_source
+from monitor.store.items import store_entries
+from monitor.store.models import Item
+from monitor.store.session import transaction
+
+FORMATS = ("csv", "jsonl")
+FIELDS = (
+    "title", "url", "summary", "content", "published", "publisher",
+    "source_type", "country", "language", "guid",
+)  # fmt: skip
+REQUIRED = ("title", "published", "publisher")
+_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+#: column widths of the store, checked here so SQLite and PostgreSQL agree
+_MAX_LENGTH = {"url": 2000, "guid": 2000, "publisher": 200}
+_COUNTRY = re.compile(r"[A-Za-z]{2,3}")
+#: what PostgreSQL text refuses (JSON can spell both; strict UTF-8 CSV cannot)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: entry keys longer than this are hashed, as for fetched entries
+_MAX_KEY = 500
+#: a quoted CSV field may hold a whole article
+_CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    path: str
+    file_format: str
+    #: rows that passed validation
+    accepted: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+    #: accepted rows stored as new items (set once stored)
+    new: int = 0
+    #: accepted rows whose story was already in the store (or earlier in the file)
+    already_stored: int = 0
+    stored: bool = False
+
+    @property
+    def rows(self) -> int:
+        return self.accepted + len(self.rejected)
+
+    def summary(self) -> str:
+        if not self.stored:
+            return (
+                f"{self.path}: {self.rows} rows: {self.accepted} valid, "
+                f"{len(self.rejected)} rejected; nothing stored"
+            )
+        return (
+            f"{self.path}: {self.rows} rows: {self.new} new, "
+            f"{self.already_stored} already stored, {len(self.rejected)} rejected"
+        )
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One validated row, its values cleaned but not yet normalised into an entry."""
+
+    line: int
+    title: str
+    url: str | None
+    summary: str
+    content: str
+    published_at: datetime
+    publisher: str
+    source_type: str
+    country: str
+    language: str | None
+    guid: str | None
+
+
+class RowError(ValueError):
+    """Why one row cannot be imported."""
+
+
+def import_file(
+    settings: Settings,
+    engine: Engine,
+    path: Path,
+    *,
+    file_format: str | None = None,
+    strict: bool = False,
+) -> ImportReport:
+    """Validate every row, then store the accepted ones (none with `strict` if any failed)."""
+    report = check_file(path, file_format=file_format)
+    if strict and report.rejected:
+        return report
+    store_file(settings, engine, path, report)
+    return report
+
+
+def check_file(
+    path: Path, *, file_format: str | None = None, on_progress: Progress | None = None
+) -> ImportReport:
+    """First pass: validate every row; store nothing."""
+    chosen = file_format or format_of(path)
+    report = ImportReport(path=str(path), file_format=chosen)
+    for line, row in _validated_rows(path, chosen, on_progress):
+        if isinstance(row, RowError):
+            report.rejected.append(RejectedRow(line, str(row)))
+        else:
+            report.accepted += 1
+    return report
+
+
+def store_file(
+    settings: Settings,
+    engine: Engine,
+    path: Path,
+    report: ImportReport,
+    *,
+    on_progress: Progress | None = None,
+) -> None:
+    """Second pass: store the rows `check_file` accepted, in one transaction.
+
+    Any storage failure rolls everything back and raises ImportFailed.
+    """
+    title_window = timedelta(days=settings.dedupe.title_window_days)
+    now = datetime.now(UTC)
+    new = already = accepted = 0
+    try:
+        with transaction(engine) as session:
+            sources: dict[str, int] = {}
+            for _line, row in _validated_rows(path, report.file_format, on_progress):
+                if isinstance(row, RowError):
+                    continue
+                accepted += 1
+                source_id = sources.get(row.publisher)
+                if source_id is None:
+                    source = get_or_create_source(
+                        session, row.publisher, row.source_type, row.country
+                    )
+                    source_id = sources[row.publisher] = source.id
+                entry = row_to_entry(row)
+                if _imported_before(session, entry, source_id):
+                    already += 1
+                    continue
+                counts = store_entries(
+                    session,
+                    source_id=source_id,
+                    feed_id=None,
+                    entries=[entry],
+                    now=now,
+                    title_window=title_window,
+                    origin="import",
+                )
+                new += counts.new
+                already += counts.linked + counts.unchanged + counts.updated
+            if accepted != report.accepted:
+                raise ImportFailed(
+                    f"{path}: the file changed while importing; nothing stored, try again"
+                )
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ImportFailed(f"{path}: storing failed, nothing imported: {reason}") from None
+    report.new, report.already_stored, report.stored = new, already, True
+
+
+def format_of(path: Path) -> str:
+    found = _SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise InputError(f"{path}: cannot tell the format from the name; use --format csv|jsonl")
+    return found
+
+
+def row_to_entry(row: ImportRow) -> ParsedEntry:
+    """The entry a feed carrying this row would have produced."""
+    title = html_to_text(row.title)
+    summary_text = html_to_text(row.summary)
+    content_text = html_to_text(row.content)
+    url = canonical_url(row.url)
+    language, language_source = row.language, "item"
+    if language is None:
+        detected = detect_language(f"{title}\n{summary_text}")
+        language, language_source = (detected, "detected") if detected else ("", "")
+    key = row.guid or row.url or "hash:" + sha256_hex(title, row.published_at.isoformat())
+    if len(key) > _MAX_KEY:
+        key = "sha256:" + sha256_hex(key)
+    return ParsedEntry(
+        entry_key=key,
+        guid=row.guid,
+        url=row.url,
+        canonical_url=url,
+        title=title,
+        title_key=title_key(title),
+        summary_html=row.summary,
+        summary_text=summary_text,
+        content_html=row.content,
+        content_text=content_text,
+        author="",
+        language=language,
+        language_source=language_source,
+        published_at=row.published_at,
+        published_is_fallback=False,
+        content_hash=entry_content_hash(title, url or "", summary_text, content_text),
+        content_method="feed" if content_text else "",
+    )
+
+
+def _imported_before(session: Session, entry: ParsedEntry, source_id: int) -> bool:
+    """Same publisher and same GUID, or same title at the same moment.
+
+    Catches re-imports that URL and title dedupe cannot see: rows without a URL
+    whose title is too short to identify a story. A row with a URL is left to
+    URL dedupe, which sees it already.
+    """
+    if entry.canonical_url:
+        return False
+    same = and_(Item.title_key == entry.title_key, Item.published_at == entry.published_at)
+    if entry.guid:
+        same = or_(same, Item.guid == entry.guid)
+    found = session.scalars(select(Item.id).where(Item.source_id == source_id, same).limit(1))
+    return found.first() is not None
+
+
+def validate_row(line: int, raw: dict[str, Any]) -> ImportRow:
+    """Check one row's fields; raise RowError naming the first bad field."""
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise RowError(f"unknown field {unknown[0]!r}")
+    values: dict[str, str] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise RowError(f"{name}: must be text, not {type(value).__name__}")
+        if _UNSTORABLE.search(value):
+            raise RowError(f"{name}: contains a NUL character or a lone surrogate")
+        values[name] = value.strip()
+    for name in REQUIRED:
+        if not values.get(name):
+            raise RowError(f"{name}: missing")
+    if not html_to_text(values["title"]):
+        raise RowError("title: no text")
+    for name, limit in _MAX_LENGTH.items():
+        if len(values.get(name, "")) > limit:
+            raise RowError(f"{name}: longer than {limit} characters")
+    url = values.get("url") or None
+    if url is not None and not is_http_url(url):
+        raise RowError(f"url: not an http(s) URL {url!r}")
+    source_type = values.get("source_type") or "media"
+    if source_type not in SOURCE_TYPES:
+        raise RowError(
+            f"source_type: must be one of {', '.join(SOURCE_TYPES)}, not {source_type!r}"
+        )
+    country = values.get("country", "")
+    if country and not _COUNTRY.fullmatch(country):
+        raise RowError(f"country: not an ISO 3166-1 alpha-2 code (or INT, EU) {country!r}")
+    language: str | None = None
+    if values.get("language"):
+        language = normalize_language(values["language"])
+        if language is None:
+            raise RowError(f"language: not an ISO 639-1 code {values['language']!r}")
+    return ImportRow(
+        line=line,
+        title=values["title"],
+        url=url,
+        summary=values.get("summary", ""),
+        content=values.get("content", ""),
+        published_at=parse_published(values["published"]),
+        publisher=values["publisher"],
+        source_type=source_type,
+        country=country.upper(),
+        language=language,
+        guid=values.get("guid") or None,
+    )
+
+
+def parse_published(value: str) -> datetime:
+    """ISO 8601 to UTC; a time without an offset is taken as UTC."""
+    try:
+        return to_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise RowError(f"published: not an ISO 8601 date {value!r}") from None
+
+
+def _validated_rows(
+    path: Path, file_format: str, on_progress: Progress | None
+) -> Iterator[tuple[int, ImportRow | RowError]]:
+    raw_rows = _csv_rows if file_format == "csv" else _jsonl_rows
+    for line, raw in raw_rows(path, on_progress):
+        if isinstance(raw, RowError):
+            yield line, raw
+            continue
+        try:
+            yield line, validate_row(line, raw)
+        except RowError as exc:
+            yield line, exc
+
+
+def _csv_rows(
+    path: Path, on_progress: Progress | None
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """RFC 4180 records as dicts, numbered by the line each record starts on."""
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+    with _open_text(path, on_progress) as text:
+        reader = csv.reader(text, strict=True)
+        header = _csv_header(path, reader)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, RowError(f"malformed CSV{_span(start, reader.line_num)}: {exc}")
+                continue
+            if not record:  # a blank line
+                continue
+            if len(record) != len(header):
+                yield (
+                    start,
+                    RowError(
+                        f"expected {len(header)} fields, found {len(record)}"
+                        f"{_span(start, reader.line_num)}"
+                    ),
+                )
+                continue
+            yield start, dict(zip(header, record, strict=True))
+
+
+def _csv_header(path: Path, reader: Any) -> list[str]:
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise InputError(f"{path}: empty file; a CSV import needs a header row") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: line 1: malformed CSV header: {exc}") from None
+    unknown = [name for name in header if name not in FIELDS]
+    if unknown:
+        raise InputError(f"{path}: unknown column {unknown[0]!r}; columns are {', '.join(FIELDS)}")
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise InputError(f"{path}: the header lacks the required column {missing[0]!r}")
+    if len(set(header)) != len(header):
+        raise InputError(f"{path}: a column is named twice in the header")
+    return header
+
+
+def _span(start: int, end: int) -> str:
+    """Where a record spans lines, most often because of an unbalanced quote."""
+    return f" (record runs to line {end}: unbalanced quote?)" if end > start else ""
+
+
+def _jsonl_rows(
+    path: Path, on_progress: Progress | None
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    with _open_text(path, on_progress) as text:
+        for line, content in enumerate(text, start=1):
+            if not content.strip():
+                continue
+            try:
+                value = json.loads(content)
+            except json.JSONDecodeError as exc:
+                yield line, RowError(f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(value, dict):
+                yield line, RowError(f"not a JSON object but {type(value).__name__}")
+                continue
+            yield line, value
+
+
+class _CountingReader(io.RawIOBase):
+    """Reports bytes as they are read, so a progress bar can follow a stream."""
+
+    def __init__(self, raw: io.BufferedReader, on_progress: Progress) -> None:
+        super().__init__()
+        self._raw = raw
+        self._on_progress = on_progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)
+        if count:
+            self._on_progress(count)
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@contextmanager
+def _open_text(path: Path, on_progress: Progress | None) -> Iterator[Iterator[str]]:
+    """The file as UTF-8 text (a BOM is skipped), line endings left to the reader."""
+    raw = path.open("rb")
+    binary = io.BufferedReader(_CountingReader(raw, on_progress)) if on_progress else raw
+    with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:
+        yield _decoded(path, text)
+
+
+def _decoded(path: Path, text: io.TextIOWrapper) -> Iterator[str]:
+    lines = 0
+    try:
+        for line in text:
+            lines += 1
+            yield line
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (near line {lines + 1})") from None
