@@ -25,7 +25,18 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
      "blockquote", "pre", "section", "article", "table", "hr", "figcaption", "dd", "dt"}
 )  # fmt: skip
+#: cells and terms sit on one line but must not run together
+_SPACED_TAGS = frozenset({"td", "th", "caption"})
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
+#: characters PostgreSQL text refuses: NUL and UTF-16 halves with no partner
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: ISO 639-2 codes and names some feeds put in <language>
+_LANGUAGE_ALIASES = {
+    "eng": "en", "english": "en", "ukr": "uk", "ukrainian": "uk", "українська": "uk",
+    "rus": "ru", "russian": "ru", "русский": "ru", "deu": "de", "ger": "de", "german": "de",
+    "deutsch": "de", "fra": "fr", "fre": "fr", "french": "fr", "français": "fr",
+    "pol": "pl", "polish": "pl", "polski": "pl",
+}  # fmt: skip
 _SPACES = re.compile(r"[ \t\u00a0\u200b\r\f\v]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 
@@ -49,6 +60,8 @@ def canonical_url(url: str | None) -> str | None:
     host = parts.hostname.lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = [
@@ -72,6 +85,8 @@ class _TextExtractor(HTMLParser):
             self._skip += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
+        elif tag in _SPACED_TAGS:
+            self.parts.append(" ")
         elif tag == "img":
             alt = dict(attrs).get("alt")
             if alt:
@@ -103,6 +118,13 @@ def html_to_text(markup: str | None) -> str:
     return clean_whitespace("".join(parser.parts))
 
 
+def clean_text(value: object) -> str:
+    """A feed value as text the store accepts: None becomes '', NUL and lone surrogates go."""
+    if value is None:
+        return ""
+    return _UNSTORABLE.sub("", value if isinstance(value, str) else str(value))
+
+
 def clean_whitespace(text: str) -> str:
     text = _SPACES.sub(" ", text)
     return _NEWLINES.sub("\n", text).strip()
@@ -115,11 +137,12 @@ def title_key(title: str) -> str:
 
 
 def normalize_language(code: str | None) -> str | None:
-    """'en-US', 'EN_gb', 'uk-UA' -> 'en', 'en', 'uk'; anything else -> None."""
+    """'en-US', 'EN_gb', 'uk-UA', 'ukr', 'English' -> 'en', 'en', 'uk', 'uk', 'en'; else None."""
     if not code:
         return None
-    primary = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
-    return primary if len(primary) == 2 and primary.isalpha() else None
+    primary = re.split(r"[-_\s]", code.strip().lower(), maxsplit=1)[0]
+    primary = _LANGUAGE_ALIASES.get(primary, primary)
+    return primary if len(primary) == 2 and primary.isascii() and primary.isalpha() else None
 
 
 def sha256_hex(*parts: str) -> str:

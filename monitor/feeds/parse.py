@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import feedparser
 from monitor.errors import ParseError
 from monitor.feeds.normalize import (
     canonical_url,
+    clean_text,
     clean_whitespace,
     html_to_text,
     normalize_language,
@@ -29,6 +31,16 @@ _UPDATE_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 
                    "yearly": 31536000}  # fmt: skip
 #: shortest text worth asking the language detector about
 _MIN_DETECT_CHARS = 20
+#: below this probability the detector is guessing; no language beats a wrong one
+_MIN_DETECT_CONFIDENCE = 0.4
+#: the store keeps URLs and GUIDs up to this length, entry keys up to _MAX_KEY
+_MAX_URL = 2000
+_MAX_KEY = 500
+#: a title made from the summary is cut here
+_FALLBACK_TITLE_CHARS = 160
+#: feedparser's SAX errors start with "<unknown>:line:column: "
+_SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+): ")
+_ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w.:-]*)")
 
 
 @dataclass(frozen=True)
@@ -74,16 +86,17 @@ def parse_feed(
     content_type: str | None = None,
     feed_language: str = "",
 ) -> ParsedFeed:
-    """Parse and normalise one feed document; raise ParseError if it is no feed."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    """Parse and normalise one feed document; raise ParseError if it is no feed.
+
+    A feed that parses despite XML errors is kept, with a warning; an entry that
+    cannot be used is skipped, with a warning; neither stops the rest.
+    """
+    # Without a Content-Type feedparser would assume ISO-8859-1 and flag the feed;
+    # a body with no header is read like application/xml (XML declaration, else UTF-8).
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     result = feedparser.parse(body, response_headers=headers, sanitize_html=True)
     if not result.get("version") and not result.entries:
-        reason = result.get("bozo_exception")
-        looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
-        detail = "an HTML page, not a feed" if looks_html else f"not a feed ({reason or 'empty'})"
-        raise ParseError(detail)
+        raise ParseError(_not_a_feed(body, result.get("bozo_exception")))
 
     meta = result.feed
     xml_language = normalize_language(meta.get("language"))
@@ -92,23 +105,19 @@ def parse_feed(
     for position, raw in enumerate(result.entries):
         try:
             entry = _normalise_entry(
-                raw,
-                position=position,
-                fetched_at=fetched_at,
-                xml_language=xml_language,
-                feed_language=feed_language,
+                raw, fetched_at=fetched_at, xml_language=xml_language, feed_language=feed_language
             )
         except _SkipEntry as skip:
-            warnings.append(f"entry {position}: {skip}")
+            warnings.append(f"entry {position} skipped: {skip}")
             continue
         entries.append(entry)
     if result.get("bozo") and result.get("bozo_exception") is not None:
-        warnings.append(f"feed is not well-formed: {result['bozo_exception']}")
+        warnings.append(f"feed is not well-formed: {_describe(result['bozo_exception'])}")
 
     links = meta.get("links", [])
     return ParsedFeed(
-        title=clean_whitespace(meta.get("title", "")),
-        link=meta.get("link"),
+        title=clean_whitespace(clean_text(meta.get("title"))),
+        link=_usable_url(meta.get("link")),
         language=xml_language,
         interval_hint=_interval_hint(meta),
         prev_archive_url=_link(links, "prev-archive"),
@@ -118,26 +127,53 @@ def parse_feed(
     )
 
 
+def _not_a_feed(body: bytes, error: object) -> str:
+    """One line that tells a user what the URL returned instead of a feed."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024]
+    if not head:
+        return "the document is empty"
+    lowered = head.lower()
+    if lowered.startswith(b"<!doctype html") or b"<html" in lowered:
+        return "an HTML page, not a feed"
+    if head[:1] in (b"{", b"["):
+        return "a JSON document, not an RSS or Atom feed"
+    if error is not None and not isinstance(error, feedparser.CharacterEncodingOverride):
+        return f"not an RSS or Atom feed: {_describe(error)}"
+    root = _ROOT_ELEMENT.search(re.sub(rb"<[?!][^>]*>", b"", head))
+    name = root.group(1).decode("ascii", "replace") if root else "none"
+    return f"not an RSS or Atom feed (root element <{name}>)"
+
+
+def _describe(error: object) -> str:
+    message = str(error).strip() or type(error).__name__
+    return _SAX_POSITION.sub(r"XML error at line \1, column \2: ", message)
+
+
 class _SkipEntry(Exception):
     pass
 
 
 def _normalise_entry(
-    raw: Any, *, position: int, fetched_at: datetime, xml_language: str | None, feed_language: str
+    raw: Any, *, fetched_at: datetime, xml_language: str | None, feed_language: str
 ) -> ParsedEntry:
-    title = html_to_text(raw.get("title", ""))
-    link = (raw.get("link") or "").strip() or None
-    guid = (raw.get("id") or "").strip() or None
-    summary_html = raw.get("summary", "") or ""
-    contents = raw.get("content") or []
-    content_html = "\n".join(c.get("value", "") for c in contents if c.get("value"))
+    title = html_to_text(clean_text(raw.get("title")))
+    link = _usable_url(raw.get("link"))
+    guid = clean_text(raw.get("id")).strip()[:_MAX_URL] or None
+    summary_html = clean_text(raw.get("summary"))
+    content_html = "\n".join(
+        clean_text(c.get("value")) for c in raw.get("content") or [] if c.get("value")
+    )
     summary_text = html_to_text(summary_html)
     content_text = html_to_text(content_html)
     if not (title or link or summary_text or content_text):
         raise _SkipEntry("no title, link or text")
 
+    # dict.get: FeedParserDict.get maps a missing updated_parsed to published_parsed, with a
+    # deprecation warning; the order here is explicit
     published_struct = (
-        raw.get("published_parsed") or raw.get("updated_parsed") or raw.get("created_parsed")
+        dict.get(raw, "published_parsed")
+        or dict.get(raw, "updated_parsed")
+        or dict.get(raw, "created_parsed")
     )
     published_at = _struct_to_utc(published_struct)
     fallback = published_at is None
@@ -145,26 +181,25 @@ def _normalise_entry(
         published_at = fetched_at
 
     language, language_source = _language(raw, xml_language, feed_language, title, summary_text)
-    url = canonical_url(link)
-    key = (
-        guid
-        or link
-        or "hash:" + sha256_hex(title, published_at.isoformat() if not fallback else "")
-    )
     if not title:
-        title = (summary_text or content_text)[:160]
+        title = (summary_text or content_text)[:_FALLBACK_TITLE_CHARS]
+    url = canonical_url(link)
+    key = guid or link or "hash:" + sha256_hex(title, "" if fallback else published_at.isoformat())
+    if len(key) > _MAX_KEY:
+        # a prefix of a long key could collide with another entry's
+        key = "sha256:" + sha256_hex(key)
     return ParsedEntry(
-        entry_key=key[:500],
+        entry_key=key,
         guid=guid,
         url=link,
-        canonical_url=url,
+        canonical_url=url if url and len(url) <= _MAX_URL else None,
         title=title,
         title_key=title_key(title),
         summary_html=summary_html,
         summary_text=summary_text,
         content_html=content_html,
         content_text=content_text,
-        author=clean_whitespace(raw.get("author", "") or "")[:500],
+        author=clean_whitespace(clean_text(raw.get("author")))[:500],
         language=language,
         language_source=language_source,
         published_at=published_at,
@@ -172,6 +207,12 @@ def _normalise_entry(
         content_hash=entry_content_hash(title, url or "", summary_text, content_text),
         content_method="feed" if content_text else "",
     )
+
+
+def _usable_url(value: object) -> str | None:
+    """A link worth storing: present and short enough for the store."""
+    link = clean_text(value).strip()
+    return link if link and len(link) <= _MAX_URL else None
 
 
 def entry_content_hash(title: str, url: str, summary_text: str, content_text: str) -> str:
@@ -184,20 +225,22 @@ def _struct_to_utc(value: time.struct_time | None) -> datetime | None:
         return None
     try:
         return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError):
+    except (OverflowError, ValueError, OSError, TypeError):
         return None
 
 
 def _language(
     raw: Any, xml_language: str | None, feed_language: str, title: str, summary: str
 ) -> tuple[str, str]:
-    for detail in ("title_detail", "summary_detail"):
-        found = normalize_language((raw.get(detail) or {}).get("language"))
-        if found:
-            return found, "item"
-    for content in raw.get("content") or []:
-        found = normalize_language(content.get("language"))
-        if found:
+    """The item's own language, else the feed's, else the configured one, else detected.
+
+    feedparser copies the feed's xml:lang or <language> onto every entry, so an
+    entry language equal to the feed's counts as the feed's.
+    """
+    details = [raw.get("title_detail"), raw.get("summary_detail"), *(raw.get("content") or [])]
+    for detail in details:
+        found = normalize_language((detail or {}).get("language"))
+        if found and found != xml_language:
             return found, "item"
     if xml_language:
         return xml_language, "feed"
@@ -208,11 +251,12 @@ def _language(
 
 
 def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
     text = text.strip()
     if len(text) < _MIN_DETECT_CHARS:
         return None
-    code, _score = _identifier().classify(text)
-    return str(code)
+    code, score = _identifier().classify(text)
+    return str(code) if score >= _MIN_DETECT_CONFIDENCE else None
 
 
 @cache
@@ -224,9 +268,9 @@ def _identifier() -> Any:
 
 def _interval_hint(meta: Any) -> float | None:
     hints: list[float] = []
-    ttl = meta.get("ttl")
-    if ttl and str(ttl).strip().isdigit():
-        hints.append(int(str(ttl).strip()) * 60.0)
+    ttl = str(meta.get("ttl", "")).strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        hints.append(int(ttl) * 60.0)
     period = str(meta.get("sy_updateperiod", "")).strip().lower()
     if period in _UPDATE_PERIODS:
         try:
@@ -240,5 +284,5 @@ def _interval_hint(meta: Any) -> float | None:
 def _link(links: list[Any], rel: str) -> str | None:
     for link in links:
         if link.get("rel") == rel and link.get("href"):
-            return str(link["href"])
+            return _usable_url(link["href"])
     return None
