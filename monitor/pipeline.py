@@ -3,7 +3,8 @@
 Fetches run concurrently on an event loop; each feed's result is then stored in
 its own transaction (items, feed state, fetch event and lease release together),
 so a worker killed mid-cycle leaves no half-written feed behind, and its leases
-simply expire.
+simply expire. Asked to stop, a cycle finishes and stores the feeds it is
+fetching and hands back the leases of those it has not started.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from monitor.errors import ParseError
 from monitor.feeds.decide import (
     FeedState,
     FeedUpdate,
+    clamp_interval,
     decide_failure,
     decide_success,
     publisher_interval,
@@ -32,7 +34,7 @@ from monitor.feeds.decide import (
 from monitor.feeds.fetch import FetchRequest, FetchResult, HostLimiter, fetch, make_client
 from monitor.feeds.fulltext import fetch_full_texts
 from monitor.feeds.parse import ParsedFeed, parse_feed
-from monitor.store.feeds import claim_due_feeds, record_fetch
+from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
 from monitor.store.items import StoreCounts, known_entry_keys, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import transaction
@@ -120,15 +122,80 @@ class _Cycle:
         return self.fixed_now or datetime.now(UTC)
 
     async def run(self) -> CycleReport:
+        """Claim, fetch and store until nothing is due or a stop is asked for.
+
+        Fetches flow without a pause between batches: the next batch is claimed
+        as soon as fewer feeds wait for a slot than there are slots, so the
+        connection slots stay busy. One writer stores results in arrival order.
+        """
         fetch_settings = self.settings.fetch
         limiter = HostLimiter(fetch_settings.concurrency, fetch_settings.per_host_concurrency)
+        # a feed holds a slot from the moment it starts to the end of its fetch
+        slots = asyncio.Semaphore(fetch_settings.concurrency)
+        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None] = asyncio.Queue()
+        waiting = _Waiting(low_water=fetch_settings.concurrency)
         async with make_client(fetch_settings, self.transport) as client:
-            while not self.stop.is_set():
-                batch = await asyncio.to_thread(self._claim)
-                if not batch:
-                    break
-                await self._run_batch(client, limiter, batch)
+            writer = asyncio.create_task(self._store_all(client, results))
+            fetches: list[asyncio.Task[None]] = []
+            try:
+                while not self.stop.is_set():
+                    batch = await asyncio.to_thread(self._claim)
+                    if not batch:
+                        break
+                    waiting.add(len(batch))
+                    fetches += [
+                        asyncio.create_task(
+                            self._fetch_one(client, limiter, slots, waiting, results, claimed)
+                        )
+                        for claimed in batch
+                    ]
+                    await waiting.low()
+                await asyncio.gather(*fetches)
+            except BaseException:
+                # the claim failed or the loop was cancelled: unstored feeds' leases expire
+                for task in fetches:
+                    task.cancel()
+                raise
+            finally:
+                await results.put(None)
+                await writer
         return self.report
+
+    async def _fetch_one(
+        self,
+        client: httpx.AsyncClient,
+        limiter: HostLimiter,
+        slots: asyncio.Semaphore,
+        waiting: _Waiting,
+        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None],
+        claimed: _Claimed,
+    ) -> None:
+        async with slots:
+            waiting.started()
+            if self.stop.is_set():
+                # stopping: a feed not yet started is handed back, not fetched
+                await asyncio.to_thread(self._release, claimed)
+                return
+            request = FetchRequest(
+                claimed.feed_id, claimed.url, claimed.etag, claimed.last_modified
+            )
+            result = await fetch(client, request, self.settings.fetch, limiter)
+        await results.put((claimed, result))
+
+    async def _store_all(
+        self,
+        client: httpx.AsyncClient,
+        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None],
+    ) -> None:
+        # one writer: results are stored in the order they arrive, each in its own transaction
+        while (got := await results.get()) is not None:
+            claimed, result = got
+            try:
+                await self._process(client, claimed, result)
+            except Exception:  # a bug in one feed must not stop the others
+                log.exception("storing feed %s failed", claimed.url)
+                self.report.feeds_failed += 1
+                self.report.failures.append(f"{claimed.url}: internal error (see log)")
 
     def _claim(self) -> list[_Claimed]:
         with transaction(self.engine) as session:
@@ -143,32 +210,9 @@ class _Cycle:
             )
             return [_snapshot(feed) for feed in feeds]
 
-    async def _run_batch(
-        self, client: httpx.AsyncClient, limiter: HostLimiter, batch: list[_Claimed]
-    ) -> None:
-        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None] = asyncio.Queue()
-
-        async def fetch_one(claimed: _Claimed) -> None:
-            request = FetchRequest(
-                claimed.feed_id, claimed.url, claimed.etag, claimed.last_modified
-            )
-            await results.put((claimed, await fetch(client, request, self.settings.fetch, limiter)))
-
-        async def store_all() -> None:
-            # one writer: results are stored in the order they arrive, each in its own transaction
-            while (got := await results.get()) is not None:
-                claimed, result = got
-                try:
-                    await self._process(client, claimed, result)
-                except Exception:  # a bug in one feed must not stop the others
-                    log.exception("storing feed %s failed", claimed.url)
-                    self.report.feeds_failed += 1
-                    self.report.failures.append(f"{claimed.url}: internal error (see log)")
-
-        writer = asyncio.create_task(store_all())
-        await asyncio.gather(*(fetch_one(c) for c in batch))
-        await results.put(None)
-        await writer
+    def _release(self, claimed: _Claimed) -> None:
+        with transaction(self.engine) as session:
+            release_leases(session, [claimed.feed_id], self.worker)
 
     async def _process(
         self, client: httpx.AsyncClient, claimed: _Claimed, result: FetchResult
@@ -229,8 +273,11 @@ class _Cycle:
                     weight=result.error.weight, now=now, settings=fetch_settings,
                 )  # fmt: skip
             else:
-                interval = publisher_interval(
-                    parsed.interval_hint if parsed else None, result.max_age, fetch_settings
+                interval = (
+                    publisher_interval(parsed.interval_hint, result.max_age, fetch_settings)
+                    if parsed is not None
+                    # nothing read: the interval set by the last body read stands
+                    else clamp_interval(claimed.state.interval_seconds, fetch_settings)
                 )
                 if parsed is not None:
                     counts = store_entries(
@@ -243,9 +290,10 @@ class _Cycle:
                     )
                     if parsed.title and not feed.title:
                         feed.title = parsed.title[:500]
+                unread = "not_modified" if result.not_modified else "unchanged"
                 decision = decide_success(
                     claimed.state,
-                    outcome="ok" if parsed is not None else "not_modified",
+                    outcome="ok" if parsed is not None else unread,
                     status_line=_success_line(result, parsed, counts),
                     interval=interval,
                     now=now,
@@ -278,6 +326,29 @@ class _Cycle:
             report.feeds_ok += 1
         else:
             report.feeds_unchanged += 1
+
+
+class _Waiting:
+    """Counts claimed feeds still waiting for a fetch slot; wakes the claimer when few are left."""
+
+    def __init__(self, low_water: int) -> None:
+        self.count = 0
+        self.low_water = low_water
+        self._low = asyncio.Event()
+        self._low.set()
+
+    def add(self, n: int) -> None:
+        self.count += n
+        if self.count >= self.low_water:
+            self._low.clear()
+
+    def started(self) -> None:
+        self.count -= 1
+        if self.count < self.low_water:
+            self._low.set()
+
+    async def low(self) -> None:
+        await self._low.wait()
 
 
 def _snapshot(feed: Feed) -> _Claimed:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -22,6 +23,10 @@ class Route:
     last_modified: str = "Wed, 25 Nov 2026 10:00:00 GMT"
     gzip: bool = False
     delay: float = 0.0
+    #: zlib-compress the body (Content-Encoding: deflate) when the client accepts it
+    deflate: bool = False
+    #: send the body in chunks without Content-Length (Transfer-Encoding: chunked)
+    chunked: bool = False
 
 
 class FeedServer:
@@ -29,6 +34,11 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.latency = latency
+        #: requests being answered now, and the most ever at once (overall and per Host header)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.max_in_flight_by_host: dict[str, int] = {}
+        self._in_flight_by_host: dict[str, int] = {}
         self._lock = threading.Lock()
         handler = _make_handler(self)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -66,11 +76,31 @@ class FeedServer:
 def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        #: headers and body go out in separate writes; without this each response
+        #: waits ~40 ms for the delayed ACK of the first
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
+            host = self.headers.get("Host", "")
+            with server._lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                now = server._in_flight_by_host.get(host, 0) + 1
+                server._in_flight_by_host[host] = now
+                server.max_in_flight_by_host[host] = max(
+                    server.max_in_flight_by_host.get(host, 0), now
+                )
+            try:
+                self._serve()
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+                    server._in_flight_by_host[host] -= 1
+
+        def _serve(self) -> None:
             path = urlsplit(self.path).path + (
                 "?" + urlsplit(self.path).query if urlsplit(self.path).query else ""
             )
@@ -99,7 +129,26 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             if route.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
                 body = gzip.compress(body)
                 headers["Content-Encoding"] = "gzip"
+            elif route.deflate and "deflate" in self.headers.get("Accept-Encoding", ""):
+                body = zlib.compress(body)
+                headers["Content-Encoding"] = "deflate"
+            if route.chunked:
+                return self._send_chunked(body, headers)
             self._send(200, body, headers)
+
+        def _send_chunked(self, body: bytes, headers: dict[str, str]) -> None:
+            try:
+                self.send_response(200)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 16_384):
+                    piece = body[start : start + 16_384]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             try:

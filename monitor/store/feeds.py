@@ -149,6 +149,15 @@ def claim_due_feeds(
     )
 
 
+def release_leases(session: Session, feed_ids: Sequence[int], worker: str) -> None:
+    """Hand back feeds this worker claimed but will not fetch (it is stopping)."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id.in_(feed_ids), Feed.lease_owner == worker)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
 def release_lease(session: Session, feed: Feed, worker: str) -> None:
     if feed.lease_owner == worker:
         feed.lease_owner = None
