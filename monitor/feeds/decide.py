@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ class FeedUpdate:
 
 
 def clamp_interval(seconds: float | None, settings: FetchSettings) -> float:
+    """The configured bounds win over any hint; no hint means the default interval."""
     low = settings.min_interval_minutes * 60
     high = settings.max_interval_minutes * 60
     if seconds is None:
@@ -69,7 +71,7 @@ def decide_success(
     return FeedUpdate(
         outcome=outcome,
         status="ok",
-        status_line=status_line,
+        status_line=one_line(status_line),
         next_check_at=now + timedelta(seconds=interval),
         interval_seconds=interval,
         failure_score=0.0,
@@ -87,7 +89,13 @@ def decide_failure(
     now: datetime,
     settings: FetchSettings,
 ) -> FeedUpdate:
-    """A failed fetch or parse: back off, or obey 410 and Retry-After."""
+    """A failed fetch or parse: back off, or obey 410 and Retry-After.
+
+    Only 410 disables a feed; every other failure is retried, at worst after
+    `max_backoff_hours`. A Retry-After is obeyed, though never sooner than the
+    shortest interval nor later than the longest backoff.
+    """
+    message = one_line(message)
     status_code = result.status if result else None
     if result is not None and result.gone:
         return FeedUpdate(
@@ -102,16 +110,17 @@ def decide_failure(
             disable_reason="HTTP 410 Gone",
         )
     failures = state.consecutive_failures + 1
+    score = state.failure_score + weight
     if result is not None and status_code in (429, 503) and result.retry_after is not None:
-        wait = min(result.retry_after, settings.max_backoff_hours * 3600)
-        wait = max(wait, 1.0)
-        score = state.failure_score + (0.5 if status_code == 429 else weight)
+        wait = min(
+            settings.max_backoff_hours * 3600,
+            max(settings.min_interval_minutes * 60, result.retry_after),
+        )
         outcome = "rate_limited"
-        line = f"{message}: server asked to retry after {wait:.0f} s"
+        line = f"{message}: server asked to retry after {result.retry_after:.0f} s"
     else:
-        score = state.failure_score + weight
         wait = backoff_seconds(state.interval_seconds, score, settings)
-        outcome = "error"
+        outcome = "rate_limited" if status_code == 429 else "error"
         line = message
     next_check = now + timedelta(seconds=wait)
     plural = "s" if failures != 1 else ""
@@ -128,3 +137,8 @@ def decide_failure(
         consecutive_failures=failures,
         succeeded=False,
     )
+
+
+def one_line(text: str) -> str:
+    """Status lines are shown one per feed: collapse whatever whitespace an error carried."""
+    return re.sub(r"\s+", " ", text).strip()

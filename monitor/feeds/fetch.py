@@ -24,6 +24,8 @@ NETWORK_WEIGHT = 1.0
 HARD_WEIGHT = 2.0
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: statuses whose body is a feed worth reading
+_SUCCESS = frozenset({200, 203})
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,10 @@ async def fetch(
     except FetchError as exc:
         return _failed(request, started_at, clock, state, exc)
     except TimeoutError:
-        timeout = FetchError(f"timed out after {settings.total_timeout:g} s", weight=TIMEOUT_WEIGHT)
+        timeout = FetchError(
+            f"timed out: no complete answer within {settings.total_timeout:g} s",
+            weight=TIMEOUT_WEIGHT,
+        )
         return _failed(request, started_at, clock, state, timeout)
 
     headers = response.headers
@@ -130,8 +135,11 @@ async def fetch(
     error: FetchError | None = None
     retry_after = None
     if status in (429, 503):
+        # "slow down", not "broken": counts like a 5xx, whatever its class
         retry_after = parse_retry_after(headers.get("retry-after"), datetime.now(UTC))
-        error = FetchError(f"HTTP {status} {response.reason_phrase}".strip(), status=status)
+        error = FetchError(
+            f"HTTP {status} {response.reason_phrase}".strip(), weight=NETWORK_WEIGHT, status=status
+        )
     elif status == 410:
         error = FetchError("HTTP 410 Gone", weight=HARD_WEIGHT, status=status)
     elif status >= 400:
@@ -139,16 +147,17 @@ async def fetch(
         error = FetchError(
             f"HTTP {status} {response.reason_phrase}".strip(), weight=weight, status=status
         )
-    elif status not in (200, 203, 304):
+    elif status not in _SUCCESS and status != 304:
         error = FetchError(f"unexpected HTTP {status}", weight=HARD_WEIGHT, status=status)
     return FetchResult(
         request=request,
         started_at=started_at,
         duration=time.monotonic() - clock,
         final_url=state.url,
-        moved_to=state.moved_to,
+        # a move is believed only once the new address answers
+        moved_to=state.moved_to if error is None else None,
         status=status,
-        body=body if status == 200 else None,
+        body=body if status in _SUCCESS else None,
         etag=headers.get("etag"),
         last_modified=headers.get("last-modified"),
         content_type=headers.get("content-type"),
@@ -171,10 +180,11 @@ async def _get(
         async with client.stream("GET", url, headers=headers) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_response_bytes:
-                raise _too_large(settings)
+                # refused before a byte of the body is read
+                raise _too_large(settings, f" (Content-Length {declared})")
             chunks: list[bytes] = []
             size = 0
-            if response.status_code == 200:
+            if response.status_code in _SUCCESS:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > settings.max_response_bytes:
@@ -182,7 +192,7 @@ async def _get(
                     chunks.append(chunk)
             return response, b"".join(chunks)
     except httpx.TimeoutException as exc:
-        raise FetchError(f"timed out ({type(exc).__name__})", weight=TIMEOUT_WEIGHT) from None
+        raise FetchError(_timeout_message(exc, settings), weight=TIMEOUT_WEIGHT) from None
     except httpx.DecodingError as exc:
         raise FetchError(f"cannot decode the response: {exc}", weight=HARD_WEIGHT) from None
     except httpx.TransportError as exc:
@@ -191,10 +201,18 @@ async def _get(
         raise FetchError(f"invalid URL: {exc}", weight=HARD_WEIGHT) from None
 
 
-def _too_large(settings: FetchSettings) -> FetchError:
+def _too_large(settings: FetchSettings, detail: str = "") -> FetchError:
     return FetchError(
-        f"response larger than {settings.max_response_bytes} bytes", weight=HARD_WEIGHT
+        f"response larger than {settings.max_response_bytes} bytes{detail}", weight=HARD_WEIGHT
     )
+
+
+def _timeout_message(exc: httpx.TimeoutException, settings: FetchSettings) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"timed out: no connection within {settings.connect_timeout:g} s"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"timed out: the server sent nothing for {settings.read_timeout:g} s"
+    return f"timed out ({type(exc).__name__})"
 
 
 def _describe(exc: Exception) -> str:
