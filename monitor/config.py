@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import os
 import re
 import tomllib
@@ -123,6 +124,99 @@ class TaggingSettings:
 
 
 @dataclass(frozen=True)
+class ThemeSettings:
+    count: int = 12
+    top_terms: int = 10
+    max_items: int = 50_000
+    seed: int = 13
+
+
+@dataclass(frozen=True)
+class AlertChannelSettings:
+    """Where alerts go: an SMTP mailbox, a webhook or Apprise URLs."""
+
+    name: str
+    #: 'email', 'webhook' or 'apprise'
+    type: str
+    #: email: SMTP server, 'starttls', 'ssl' or 'none', credentials from these variables
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    username_env: str = ""
+    password_env: str = ""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    #: webhook: URL, and the variable holding the HMAC-SHA256 secret (no signature when empty)
+    url: str = ""
+    secret_env: str = ""
+    #: apprise: notification URLs (slack://, msteams://, tgram://, matrix://, …)
+    apprise_urls: tuple[str, ...] = ()
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class AlertRuleSettings:
+    """One alert rule: what to watch, whom to tell, how often."""
+
+    name: str
+    #: 'match', 'spike' or 'shift'
+    kind: str
+    channels: tuple[str, ...]
+    #: 'immediate', 'hourly' or 'daily' (a digest at digest_time in time_zone)
+    delivery: str = "immediate"
+    digest_time: str = "08:00"
+    time_zone: str = "UTC"
+    enabled: bool = True
+    #: filter: items positive for any of these topics / frames, with at least min_score
+    topics: tuple[str, ...] = ()
+    frames: tuple[str, ...] = ()
+    min_score: float = 0.0
+    query: str = ""
+    publishers: tuple[str, ...] = ()
+    source_types: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    #: spike and shift: the topic or frame watched, window length and baseline windows
+    label: str = ""
+    window_hours: float = 24.0
+    baseline_windows: int = 8
+    #: spike: latest count above mean + k·σ of the baseline and at least min_count
+    k: float = 3.0
+    min_count: int = 5
+    #: shift: two-proportion test below this p-value, with at least min_items per side
+    p_value: float = 0.01
+    min_items: int = 20
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    #: seconds between two evaluate-and-send cycles of the worker
+    tick_seconds: float = 60.0
+    #: a message is retried with exponential backoff, then marked failed
+    max_attempts: int = 12
+    backoff_seconds: float = 30.0
+    max_backoff_seconds: float = 3600.0
+    lease_seconds: float = 300.0
+    batch_size: int = 50
+    channels: tuple[AlertChannelSettings, ...] = ()
+    rules: tuple[AlertRuleSettings, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    date: str
+    label: str
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    host: str = "127.0.0.1"
+    port: int = 8050
+    #: key events drawn on time charts; empty means the built-in list
+    events: tuple[EventSettings, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -131,6 +225,9 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     tagging: TaggingSettings = field(default_factory=TaggingSettings)
+    themes: ThemeSettings = field(default_factory=ThemeSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     feeds: tuple[FeedSettings, ...] = ()
     #: where the settings came from, for messages; not a config key
     path: str = field(default="<defaults>", metadata={"internal": True})
@@ -244,9 +341,17 @@ def _check_semantics(settings: Settings, source: str) -> None:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"{source}: '{section}.{f.name}' must be greater than 0")
 
-    for section in ("fetch", "full_text", "dedupe", "scheduler", "backfill"):
+    for section in ("fetch", "full_text", "dedupe", "scheduler", "backfill", "themes", "alerts"):
         positive(section, getattr(settings, section))
     _check_tagging(settings.tagging, source)
+    for i, event in enumerate(settings.dashboard.events):
+        try:
+            datetime.date.fromisoformat(event.date)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: 'dashboard.events[{i}].date' is not a YYYY-MM-DD date: {event.date!r}"
+            ) from None
+    _check_alerts(settings, source)
     fetch = settings.fetch
     if fetch.min_interval_minutes > fetch.max_interval_minutes:
         raise ConfigError(
@@ -308,3 +413,95 @@ def _check_tagging(tagging: TaggingSettings, source: str) -> None:
             raise ConfigError(f"{source}: '{key}.phrases' must not be empty")
         if not 0 < rule.weight <= 1:
             raise ConfigError(f"{source}: '{key}.weight' must be in (0, 1]")
+
+
+ALERT_KINDS = ("match", "spike", "shift")
+ALERT_DELIVERIES = ("immediate", "hourly", "daily")
+CHANNEL_TYPES = ("email", "webhook", "apprise")
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def _check_alerts(settings: Settings, source: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from monitor.alerts.query import QueryError, parse_query
+
+    alerts = settings.alerts
+    channels: set[str] = set()
+    for i, ch in enumerate(alerts.channels):
+        key = f"alerts.channels[{i}]"
+        if ch.name in channels:
+            raise ConfigError(f"{source}: '{key}.name' is used twice: {ch.name}")
+        channels.add(ch.name)
+        if ch.type not in CHANNEL_TYPES:
+            raise ConfigError(
+                f"{source}: '{key}.type' must be one of {', '.join(CHANNEL_TYPES)}, not {ch.type!r}"
+            )
+        if ch.type == "email":
+            if ch.security not in SMTP_SECURITY:
+                raise ConfigError(
+                    f"{source}: '{key}.security' must be one of {', '.join(SMTP_SECURITY)}"
+                )
+            if not ch.sender or not ch.recipients:
+                raise ConfigError(f"{source}: '{key}' needs a sender and recipients")
+            if not 0 < ch.smtp_port < 65536:
+                raise ConfigError(f"{source}: '{key}.smtp_port' is not a port number")
+        if ch.type == "webhook" and not is_http_url(ch.url):
+            raise ConfigError(f"{source}: '{key}.url' is not an http(s) URL: {ch.url!r}")
+        if ch.type == "apprise" and not ch.apprise_urls:
+            raise ConfigError(f"{source}: '{key}.apprise_urls' must not be empty")
+        if ch.timeout <= 0:
+            raise ConfigError(f"{source}: '{key}.timeout' must be greater than 0")
+    labels = {label.id for label in (*settings.tagging.topics, *settings.tagging.frames)}
+    frames = {label.id for label in settings.tagging.frames}
+    names: set[str] = set()
+    for i, rule in enumerate(alerts.rules):
+        key = f"alerts.rules[{i}]"
+        if not rule.name.strip() or rule.name in names:
+            raise ConfigError(f"{source}: '{key}.name' is empty or used twice: {rule.name!r}")
+        names.add(rule.name)
+        if rule.kind not in ALERT_KINDS:
+            raise ConfigError(
+                f"{source}: '{key}.kind' must be one of {', '.join(ALERT_KINDS)}, not {rule.kind!r}"
+            )
+        if rule.delivery not in ALERT_DELIVERIES:
+            raise ConfigError(
+                f"{source}: '{key}.delivery' must be one of {', '.join(ALERT_DELIVERIES)}"
+            )
+        if not rule.channels:
+            raise ConfigError(f"{source}: '{key}.channels' must not be empty")
+        for name in rule.channels:
+            if name not in channels:
+                raise ConfigError(f"{source}: '{key}.channels' names no channel: {name!r}")
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", rule.digest_time):
+            raise ConfigError(f"{source}: '{key}.digest_time' must be HH:MM")
+        try:
+            ZoneInfo(rule.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{source}: '{key}.time_zone' is not a time zone") from None
+        if labels:
+            for field_name in ("topics", "frames"):
+                for label in getattr(rule, field_name):
+                    if label not in labels:
+                        raise ConfigError(
+                            f"{source}: '{key}.{field_name}' is not a label id: {label!r}"
+                        )
+        if rule.query:
+            try:
+                parse_query(rule.query)
+            except QueryError as exc:
+                raise ConfigError(f"{source}: '{key}.query': {exc}") from None
+        filters = (rule.topics, rule.frames, rule.query, rule.publishers, rule.source_types)
+        if rule.kind == "match" and not any(filters) and not rule.countries and not rule.languages:
+            raise ConfigError(f"{source}: '{key}' is a match rule without any filter")
+        if rule.kind in ("spike", "shift"):
+            if labels and rule.label not in labels:
+                raise ConfigError(f"{source}: '{key}.label' is not a topic or frame id")
+            if rule.kind == "shift" and frames and rule.label not in frames:
+                raise ConfigError(f"{source}: '{key}.label' of a shift rule must be a frame id")
+            if rule.window_hours <= 0 or rule.baseline_windows < 1 or rule.k <= 0:
+                raise ConfigError(
+                    f"{source}: '{key}' needs window_hours > 0, baseline_windows >= 1 and k > 0"
+                )
+            if not 0 < rule.p_value < 1:
+                raise ConfigError(f"{source}: '{key}.p_value' must be in (0, 1)")

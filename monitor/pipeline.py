@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import Engine
 
+from monitor.alerts.cycle import alert_new_items
 from monitor.config import Settings
 from monitor.errors import ParseError
 from monitor.feeds.decide import (
@@ -38,6 +39,9 @@ from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
 from monitor.store.items import StoreCounts, known_entry_keys, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import transaction
+from monitor.store.tags import tag_items
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +92,16 @@ def run_cycle(
     transport: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
     include_not_due: bool = False,
+    tagger: Tagger | None = None,
 ) -> CycleReport:
-    """Fetch every due feed once (in batches) and store what changed.
+    """Fetch every due feed once (in batches), store what changed and tag it.
 
     With `include_not_due`, every enabled feed is fetched now, whatever its schedule.
+    A long-running worker passes its `tagger` so the model is loaded once.
     """
     cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
     cycle.include_not_due = include_not_due
+    cycle.tagger = tagger or load_tagger(settings.tagging)
     return asyncio.run(cycle.run())
 
 
@@ -116,6 +123,7 @@ class _Cycle:
         self.fixed_now = now
         self.started_at = self.now()
         self.include_not_due = False
+        self.tagger: Tagger = Tagger(settings.tagging)
         self.report = CycleReport()
 
     def now(self) -> datetime:
@@ -288,6 +296,9 @@ class _Cycle:
                         now=now,
                         title_window=timedelta(days=self.settings.dedupe.title_window_days),
                     )
+                    # new and changed items are tagged in the transaction that stores them
+                    tag_items(session, self.tagger, counts.changed_item_ids)
+                    alert_new_items(session, self.settings, counts.changed_item_ids, now=now)
                     if parsed.title and not feed.title:
                         feed.title = parsed.title[:500]
                 unread = "not_modified" if result.not_modified else "unchanged"

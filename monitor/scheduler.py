@@ -12,8 +12,10 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from monitor.alerts.cycle import run_alerts
 from monitor.config import Settings
 from monitor.pipeline import run_cycle, worker_name
+from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,10 @@ def run_worker(
     """Block until stopped; in-flight feeds are finished and stored before returning."""
     stop = stop or threading.Event()
     worker = worker_name()
+    tagger = load_tagger(settings.tagging)
 
     def cycle() -> None:
-        report = run_cycle(settings, engine, worker=worker, stop=stop)
+        report = run_cycle(settings, engine, worker=worker, stop=stop, tagger=tagger)
         if report.feeds_checked:
             log.info("%s", report.summary())
             if on_cycle:
@@ -46,6 +49,16 @@ def run_worker(
         coalesce=True,
         id="fetch-cycle",
     )
+    if settings.alerts.rules:
+        scheduler.add_job(
+            lambda: run_alerts(settings, engine, worker=worker),
+            "interval",
+            seconds=settings.alerts.tick_seconds,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="alerts-cycle",
+        )
     _install_signal_handlers(stop)
     scheduler.start()
     try:

@@ -119,3 +119,141 @@ def make_settings(database_url: str = "sqlite://", **sections: dict[str, object]
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}  # type: ignore[dict-item]
     return settings_from_dict(raw)
+
+
+# --- dashboard fixtures (dashboards/, tests/test_dashboard_*.py) -----------------------
+
+#: the seeded dashboard data: 24 weeks from this Monday, 3 publishers, 5 items each per week
+DASHBOARD_FIRST_MONDAY = "2022-01-03"
+DASHBOARD_WEEKS = 24
+#: from this week on, half the NATO-membership items frame enlargement as provocation
+DASHBOARD_SHIFT_WEEK = 12
+
+
+def seed_dashboard(engine: Engine) -> None:
+    """Items with full tag rows and known answers (see the constants above).
+
+    Each week each publisher has 2 NATO-membership items (both `sovereign_choice`
+    before the shift week; one `sovereign_choice`, one `enlargement_provocation`
+    after), 1 neutrality item (`neutrality_as_settlement`) and 2 off-topic items.
+    Titles before the shift speak of "accession", after it of "escalation".
+    """
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from monitor.store.models import Feed, Item, Source, Tag
+
+    settings = make_settings()
+    topics = [t.id for t in settings.tagging.topics]
+    frames = [f.id for f in settings.tagging.frames]
+    publishers = [
+        ("Kremlin", "government", "RU", "ru", "ok", "fetched 12 new items"),
+        ("President of Ukraine", "government", "UA", "uk", "ok", "fetched 3 new items"),
+        ("Example Institute", "think_tank", "DE", "en", "error", "HTTP 503; retry in 30 min"),
+    ]
+    now = datetime(2022, 7, 1, tzinfo=UTC)
+    first = date.fromisoformat(DASHBOARD_FIRST_MONDAY)
+    items, tags = [], []
+    with engine.begin() as conn:
+        for sid, (name, kind, country, language, status, line) in enumerate(publishers, 1):
+            conn.execute(
+                insert(Source).values(id=sid, name=name, source_type=kind, country=country)
+            )
+            conn.execute(
+                insert(Feed).values(
+                    id=sid,
+                    url=f"https://feeds.example.org/{sid}.xml",
+                    original_url=f"https://feeds.example.org/{sid}.xml",
+                    source_id=sid,
+                    language=language,
+                    status=status,
+                    status_line=line,
+                    last_success_at=now - timedelta(hours=sid),
+                    failure_score=float(sid - 1),
+                    consecutive_failures=sid - 1,
+                    next_check_at=now + timedelta(hours=1),
+                )
+            )
+        item_id = 0
+        for week in range(DASHBOARD_WEEKS):
+            monday = first + timedelta(weeks=week)
+            shifted = week >= DASHBOARD_SHIFT_WEEK
+            for sid, (name, _k, _c, language, _s, _l) in enumerate(publishers, 1):
+                plan = [
+                    ("nato_membership", "sovereign_choice"),
+                    (
+                        "nato_membership",
+                        "enlargement_provocation" if shifted else "sovereign_choice",
+                    ),
+                    ("neutrality", "neutrality_as_settlement"),
+                    (None, None),
+                    (None, None),
+                ]
+                for n, (topic, frame) in enumerate(plan):
+                    item_id += 1
+                    word = "escalation" if shifted else "accession"
+                    title = (
+                        f"{name} on whether Ukraine should join NATO: {word} week {week}"
+                        if topic == "nato_membership"
+                        else f"{name} on neutrality week {week}"
+                        if topic
+                        else f"{name} harvest report week {week} number {n}"
+                    )
+                    published = datetime(monday.year, monday.month, monday.day, 9 + n, tzinfo=UTC)
+                    items.append(
+                        {
+                            "id": item_id,
+                            "source_id": sid,
+                            "feed_id": sid,
+                            "title": title,
+                            "title_key": title.lower(),
+                            "summary_text": f"Summary of {title}.",
+                            "language": language,
+                            "published_at": published,
+                            "url": f"https://example.org/{item_id}",
+                            "canonical_url": f"https://example.org/{item_id}",
+                            "content_hash": f"{item_id:064d}",
+                            "fetched_at": published,
+                        }
+                    )
+                    for kind, labels, chosen in (
+                        ("topic", topics, topic),
+                        ("frame", frames, frame),
+                    ):
+                        for label in labels:
+                            positive = label == chosen
+                            evidence = []
+                            if positive and kind == "topic" and "join NATO" in title:
+                                start = title.index("join NATO")
+                                evidence = [
+                                    {
+                                        "label": label,
+                                        "kind": "rule",
+                                        "rule": "en.join",
+                                        "text": "join NATO",
+                                        "field": "title",
+                                        "start": start,
+                                        "end": start + 9,
+                                    }
+                                ]
+                            tags.append(
+                                {
+                                    "item_id": item_id,
+                                    "kind": kind,
+                                    "label": label,
+                                    "score": 0.9 if positive else 0.05,
+                                    "is_positive": positive,
+                                    "evidence": evidence,
+                                    "tagger_version": "test-1",
+                                }
+                            )
+        conn.execute(insert(Item), items)
+        conn.execute(insert(Tag), tags)
+
+
+@pytest.fixture
+def dashboard_engine(engine: Engine) -> Engine:
+    """The `engine` (SQLite and PostgreSQL) holding the seeded dashboard data."""
+    seed_dashboard(engine)
+    return engine

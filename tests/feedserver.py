@@ -29,6 +29,13 @@ class Route:
     chunked: bool = False
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (a timeout test, a cancelled fetch) is not an error."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 class FeedServer:
     def __init__(self, latency: float = 0.0) -> None:
         self.routes: dict[str, Route] = {}
@@ -41,7 +48,7 @@ class FeedServer:
         self._in_flight_by_host: dict[str, int] = {}
         self._lock = threading.Lock()
         handler = _make_handler(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.request_queue_size = 1024
         self.port = self.httpd.server_address[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.cli import feeds, history, run  # noqa: F401  (register commands)
+from monitor.cli import alerts, export, feeds, history, run, tagging  # noqa: F401  (register commands)
 from monitor.cli.base import cli
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from monitor.pipeline import run_cycle
 from monitor.scheduler import run_worker
 from monitor.store.feeds import feed_rows, item_total, sync_configured_feeds
 from monitor.store.session import require_current, transaction, upgrade
+from monitor.web import build_server, serve
 
 
 def prepare(app: AppContext, *, migrate: bool) -> None:
@@ -74,16 +76,47 @@ def run(app: AppContext) -> None:
 
 
 @cli.command()
+@click.option("--host", help="Listen address (default: dashboard.host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: dashboard.port).")
 @pass_app
-def up(app: AppContext) -> None:
-    """Create or upgrade the database, then keep monitoring the configured feeds."""
+def up(app: AppContext, host: str | None, port: int | None) -> None:
+    """Create or upgrade the database, monitor the configured feeds and serve the dashboard.
+
+    Ctrl-C or SIGTERM stops the server, then lets the worker finish in-flight feeds.
+    """
     prepare(app, migrate=True)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_worker,
+        args=(app.settings, app.engine),
+        kwargs={"stop": stop, "on_cycle": click.echo},
+        name="worker",
+    )
+    worker.start()
+    host, port = host or app.settings.dashboard.host, port or app.settings.dashboard.port
     click.echo(
         f"monitoring {len(app.settings.feeds)} configured feeds into "
-        f"{app.engine.url.render_as_string()}; Ctrl-C stops"
+        f"{app.engine.url.render_as_string()}; dashboard at http://{host}:{port}/ "
+        f"(API at /api/v1/); Ctrl-C stops"
     )
-    run_worker(app.settings, app.engine, on_cycle=click.echo)
+    try:
+        serve(build_server(app.settings, app.engine), host, port)
+    finally:
+        stop.set()
+        worker.join()
     click.echo("stopped")
+
+
+@cli.command("serve")
+@click.option("--host", help="Listen address (default: dashboard.host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: dashboard.port).")
+@pass_app
+def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the dashboard and the read API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+    require_current(app.engine)
+    host, port = host or app.settings.dashboard.host, port or app.settings.dashboard.port
+    click.echo(f"dashboard at http://{host}:{port}/, API at /api/v1/ (Ctrl-C stops)")
+    serve(build_server(app.settings, app.engine), host, port)
 
 
 @cli.command()

@@ -29,6 +29,8 @@ from monitor.store.feeds import find_feed
 from monitor.store.items import StoreCounts, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import transaction
+from monitor.store.tags import tag_items
+from monitor.tagging.train import load_tagger
 
 ARCHIVE = "archive"
 PAGED = "paged"
@@ -140,6 +142,7 @@ class _Backfill:
         self.start = start
         self.report = report
         self.on_page = on_page
+        self.tagger = load_tagger(settings.tagging)
         #: entry keys met in this run: a page repeating them is not a new page
         self.seen_keys: set[str] = set()
         self.visited: set[str] = set()
@@ -227,6 +230,7 @@ class _Backfill:
                 title_window=timedelta(days=self.settings.dedupe.title_window_days),
                 origin="backfill",
             )
+            tag_items(session, self.tagger, counts.changed_item_ids)
             feed = session.get_one(Feed, start.feed_id)
             feed.backfill_next_url = next_url
             feed.backfill_done = next_url is None

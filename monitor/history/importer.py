@@ -5,6 +5,11 @@ rejected row can be reported before anything is written), the second builds
 each accepted row into a ParsedEntry — the same normalisation a fetched entry
 gets — and stores all of them in one transaction. Nothing is held in memory but
 the current row and the list of rejected rows.
+
+A file written by `monitor export` imports too: its extra columns (fetch time,
+tag scores and labels, evidence, tagger version, analyst labels) are restored
+for each new item; its id, canonical_url, feed_url and content_hash columns are
+accepted and left to the store to recompute.
 """
 
 from __future__ import annotations
@@ -37,15 +42,27 @@ from monitor.feeds.normalize import (
 from monitor.feeds.parse import ParsedEntry, detect_language, entry_content_hash
 from monitor.store.feeds import get_or_create_source
 from monitor.store.items import store_entries
-from monitor.store.models import Item
+from monitor.store.models import AnalystLabel, Item, Tag
 from monitor.store.session import transaction
+from monitor.store.tags import tag_items
+from monitor.tagging.train import load_tagger
 
 FORMATS = ("csv", "jsonl")
+_TAG_BATCH = 500
 FIELDS = (
     "title", "url", "summary", "content", "published", "publisher",
     "source_type", "country", "language", "guid",
 )  # fmt: skip
 REQUIRED = ("title", "published", "publisher")
+#: columns of a `monitor export` file beyond FIELDS; label columns come in pairs
+#: `<label>_score` and `<label>`, accepted when the file has a tagger_version column
+EXPORT_FIELDS = (
+    "id", "canonical_url", "fetched", "feed_url", "evidence", "analyst_labels",
+    "tagger_version", "content_hash",
+)  # fmt: skip
+#: recomputed by the store rather than trusted from the file
+_EXPORT_IGNORED = ("id", "canonical_url", "feed_url", "content_hash")
+_LABEL_ID = re.compile(r"[a-z][a-z0-9_]*")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 #: column widths of the store, checked here so SQLite and PostgreSQL agree
 _MAX_LENGTH = {"url": 2000, "guid": 2000, "publisher": 200}
@@ -113,6 +130,21 @@ class ImportRow:
     country: str
     language: str | None
     guid: str | None
+    #: restored from an export: when the item was first stored
+    fetched_at: datetime | None = None
+    tags: tuple[ImportedTag, ...] = ()
+    analyst_labels: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportedTag:
+    """A tag column pair of an export: `<label>_score` and `<label>`."""
+
+    label: str
+    score: float
+    is_positive: bool
+    evidence: tuple[dict[str, Any], ...]
+    tagger_version: str
 
 
 class RowError(ValueError):
@@ -164,8 +196,10 @@ def store_file(
     title_window = timedelta(days=settings.dedupe.title_window_days)
     now = datetime.now(UTC)
     new = already = accepted = 0
+    tagger = load_tagger(settings.tagging)
     try:
         with transaction(engine) as session:
+            untagged: list[int] = []
             sources: dict[str, int] = {}
             for _line, row in _validated_rows(path, report.file_format, on_progress):
                 if isinstance(row, RowError):
@@ -192,6 +226,15 @@ def store_file(
                 )
                 new += counts.new
                 already += counts.linked + counts.unchanged + counts.updated
+                if counts.new:
+                    _restore_exported(settings, session, counts.changed_item_ids[0], row)
+                    if not row.tags:
+                        untagged.append(counts.changed_item_ids[0])
+                if len(untagged) >= _TAG_BATCH:
+                    tag_items(session, tagger, untagged)
+                    untagged.clear()
+            # imported items are tagged in the transaction that stores them, like fetched ones
+            tag_items(session, tagger, untagged)
             if accepted != report.accepted:
                 raise ImportFailed(
                     f"{path}: the file changed while importing; nothing stored, try again"
@@ -200,6 +243,34 @@ def store_file(
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise ImportFailed(f"{path}: storing failed, nothing imported: {reason}") from None
     report.new, report.already_stored, report.stored = new, already, True
+
+
+def _restore_exported(settings: Settings, session: Session, item_id: int, row: ImportRow) -> None:
+    """Put back what an export carried beyond the item's words: fetch time, tags, corrections."""
+    if row.fetched_at is not None:
+        session.get_one(Item, item_id).fetched_at = row.fetched_at
+    kinds = {t.id: "topic" for t in settings.tagging.topics}
+    kinds.update({f.id: "frame" for f in settings.tagging.frames})
+    for tag in row.tags:
+        if tag.label not in kinds:
+            raise ImportFailed(
+                f"line {row.line}: column {tag.label!r} is not a topic or frame of the codebook; "
+                "nothing stored"
+            )
+        session.add(
+            Tag(
+                item_id=item_id,
+                kind=kinds[tag.label],
+                label=tag.label,
+                score=tag.score,
+                is_positive=tag.is_positive,
+                evidence=list(tag.evidence),
+                tagger_version=tag.tagger_version,
+            )
+        )
+    for label in row.analyst_labels:
+        session.add(AnalystLabel(item_id=item_id, **label))
+    session.flush()
 
 
 def format_of(path: Path) -> str:
@@ -261,11 +332,14 @@ def _imported_before(session: Session, entry: ParsedEntry, source_id: int) -> bo
 
 def validate_row(line: int, raw: dict[str, Any]) -> ImportRow:
     """Check one row's fields; raise RowError naming the first bad field."""
-    unknown = sorted(set(raw) - set(FIELDS))
+    unknown = sorted(name for name in raw if not is_known_field(name, raw))
     if unknown:
         raise RowError(f"unknown field {unknown[0]!r}")
+    exported = _exported_values(raw)
     values: dict[str, str] = {}
     for name, value in raw.items():
+        if name not in FIELDS:
+            continue
         if value is None:
             continue
         if not isinstance(value, str):
@@ -309,7 +383,127 @@ def validate_row(line: int, raw: dict[str, Any]) -> ImportRow:
         country=country.upper(),
         language=language,
         guid=values.get("guid") or None,
+        **exported,
     )
+
+
+def is_known_field(name: str, names: Any) -> bool:
+    """A field of FIELDS, of an export, or one of an export's label column pairs."""
+    if name in FIELDS or name in EXPORT_FIELDS:
+        return True
+    if "tagger_version" not in names:
+        return False
+    label = name.removesuffix("_score")
+    pair = label if label != name else f"{name}_score"
+    return bool(_LABEL_ID.fullmatch(label)) and pair in names
+
+
+def _exported_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ImportRow fields an export's extra columns give (JSON values or CSV text)."""
+    found: dict[str, Any] = {}
+    fetched = _text_or_none("fetched", raw.get("fetched"))
+    if fetched:
+        try:
+            found["fetched_at"] = to_utc(datetime.fromisoformat(fetched))
+        except ValueError:
+            raise RowError(f"fetched: not an ISO 8601 time {fetched!r}") from None
+    for name in _EXPORT_IGNORED:
+        _text_or_none(name, raw.get(name), allow_int=name == "id")
+    version = _text_or_none("tagger_version", raw.get("tagger_version")) or ""
+    evidence = _json_list("evidence", raw.get("evidence"))
+    tags = []
+    for name in raw:
+        if name in FIELDS or name in EXPORT_FIELDS or name.endswith("_score"):
+            continue
+        score = _score(f"{name}_score", raw[f"{name}_score"])
+        positive = _flag(name, raw[name])
+        if score is None and positive is None:
+            continue
+        if score is None or positive is None:
+            raise RowError(f"{name}: its score and its label must both be given or both empty")
+        if not version:
+            raise RowError("tagger_version: missing for a tagged row")
+        tags.append(
+            ImportedTag(
+                label=name,
+                score=score,
+                is_positive=positive,
+                evidence=tuple(e for e in evidence if e.get("label") == name),
+                tagger_version=version,
+            )
+        )
+    if any(not isinstance(e.get("label"), str) for e in evidence):
+        raise RowError("evidence: every element needs a label")
+    if tags:
+        found["tags"] = tuple(tags)
+    labels = _json_list("analyst_labels", raw.get("analyst_labels"))
+    if labels:
+        found["analyst_labels"] = tuple(_analyst_label(label) for label in labels)
+    return found
+
+
+def _text_or_none(name: str, value: Any, *, allow_int: bool = False) -> str | None:
+    if value is None or (allow_int and isinstance(value, int) and not isinstance(value, bool)):
+        return None
+    if not isinstance(value, str):
+        raise RowError(f"{name}: must be text, not {type(value).__name__}")
+    return value.strip()
+
+
+def _score(name: str, value: Any) -> float | None:
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            raise RowError(f"{name}: not a number {value!r}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RowError(f"{name}: must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: Any) -> bool | None:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("", "true", "false"):
+            return None if not text else text == "true"
+        raise RowError(f"{name}: must be true or false, not {value!r}")
+    if value is None or isinstance(value, bool):
+        return value
+    raise RowError(f"{name}: must be true or false, not {value!r}")
+
+
+def _json_list(name: str, value: Any) -> list[dict[str, Any]]:
+    text = _text_or_none(name, value)
+    if not text:
+        return []
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        raise RowError(f"{name}: not a JSON list") from None
+    if not isinstance(parsed, list) or not all(isinstance(x, dict) for x in parsed):
+        raise RowError(f"{name}: not a JSON list of objects")
+    return parsed
+
+
+def _analyst_label(raw: dict[str, Any]) -> dict[str, Any]:
+    kind, label, applies = raw.get("kind"), raw.get("label"), raw.get("applies")
+    analyst, note, created = raw.get("analyst"), raw.get("note", ""), raw.get("created_at")
+    if kind not in ("topic", "frame") or not isinstance(label, str) or not label:
+        raise RowError("analyst_labels: each needs kind 'topic' or 'frame' and a label")
+    if not isinstance(applies, bool) or not isinstance(analyst, str) or not analyst:
+        raise RowError("analyst_labels: each needs applies (true/false) and an analyst")
+    if not isinstance(note, str) or not isinstance(created, str):
+        raise RowError("analyst_labels: note and created_at must be text")
+    try:
+        created_at = to_utc(datetime.fromisoformat(created))
+    except ValueError:
+        raise RowError(f"analyst_labels: created_at is not ISO 8601 {created!r}") from None
+    return {"kind": kind, "label": label, "applies": applies, "analyst": analyst,
+            "note": note, "created_at": created_at}  # fmt: skip
 
 
 def parse_published(value: str) -> datetime:
@@ -372,7 +566,7 @@ def _csv_header(path: Path, reader: Any) -> list[str]:
         raise InputError(f"{path}: empty file; a CSV import needs a header row") from None
     except csv.Error as exc:
         raise InputError(f"{path}: line 1: malformed CSV header: {exc}") from None
-    unknown = [name for name in header if name not in FIELDS]
+    unknown = [name for name in header if not is_known_field(name, header)]
     if unknown:
         raise InputError(f"{path}: unknown column {unknown[0]!r}; columns are {', '.join(FIELDS)}")
     missing = [name for name in REQUIRED if name not in header]

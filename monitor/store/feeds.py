@@ -247,12 +247,15 @@ class FeedRow:
 
 def feed_rows(session: Session) -> list[FeedRow]:
     """Every feed with its source and the number of stories it carried."""
-    counts = dict(
-        session.execute(select(Entry.feed_id, func.count()).group_by(Entry.feed_id)).tuples().all()
-    )
+    counts: dict[int, int] = {
+        feed_id: n
+        for feed_id, n in session.execute(
+            select(Entry.feed_id, func.count()).group_by(Entry.feed_id)
+        )
+    }
     rows = session.execute(
         select(Feed, Source).join(Source, Feed.source_id == Source.id).order_by(Feed.id)
-    ).tuples()
+    )
     return [FeedRow(feed, source, counts.get(feed.id, 0)) for feed, source in rows]
 
 

@@ -6,7 +6,7 @@ Functions take a Session and never commit; the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -28,12 +28,15 @@ class StoreCounts:
     #: entries that turned out to be a story already stored from another feed
     linked: int = 0
     unchanged: int = 0
+    #: items created or updated by this call: the ones to tag
+    changed_item_ids: list[int] = field(default_factory=list)
 
     def __iadd__(self, other: StoreCounts) -> StoreCounts:
         self.new += other.new
         self.updated += other.updated
         self.linked += other.linked
         self.unchanged += other.unchanged
+        self.changed_item_ids.extend(other.changed_item_ids)
         return self
 
 
@@ -65,6 +68,7 @@ def store_entries(
             if row.matched_by == "new":
                 _update_item(session.get_one(Item, row.item_id), entry, now)
                 counts.updated += 1
+                counts.changed_item_ids.append(row.item_id)
             else:
                 counts.unchanged += 1
             continue
@@ -110,6 +114,7 @@ def _store_new(
             continue
         if matched_by == "new":
             counts.new += 1
+            counts.changed_item_ids.append(item.id)
         else:
             counts.linked += 1
         return

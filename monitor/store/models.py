@@ -227,3 +227,129 @@ class AnalystLabel(Base):
     analyst: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Theme(Base):
+    """A sub-theme discovered among on-topic items by `monitor themes`."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: which fit produced it; only the latest fit is kept
+    fit_id: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    #: the top terms joined, a readable name until an analyst names it
+    label: Mapped[str] = mapped_column(String(500))
+    top_terms: Mapped[list[Any]] = mapped_column(default=list)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    fitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThemeCount(Base):
+    """Items per theme per week, for trend charts."""
+
+    __tablename__ = "theme_counts"
+    __table_args__ = (UniqueConstraint("theme_id", "period_start", name="uq_theme_counts_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), index=True)
+    #: Monday 00:00 UTC of the ISO week
+    period_start: Mapped[datetime] = mapped_column()
+    items: Mapped[int] = mapped_column(Integer)
+
+
+class ItemTheme(Base):
+    """An item's dominant theme in the latest fit (the items behind a theme's numbers)."""
+
+    __tablename__ = "item_themes"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class AlertEvent(Base):
+    """Something a rule fired on: one item (match) or one window (spike, shift).
+
+    The dedupe key is unique per rule, so an item or a window alerts at most once
+    per rule whatever the number of workers or restarts.
+    """
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        UniqueConstraint("rule", "dedupe_key", name="uq_alert_events_rule_key"),
+        Index("ix_alert_events_rule_queued", "rule", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    #: 'match', 'spike' or 'shift'
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), index=True
+    )
+    #: 'item:<id>' or '<label>:<window start>'
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    #: what the message shows, frozen when the rule fired
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: when its messages entered the outbox: at once, or with the rule's next digest
+    queued_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertOutbox(Base):
+    """One message for one channel, sent by whichever worker leases it first."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: unique: a message is enqueued once even if two workers build it
+    message_key: Mapped[str] = mapped_column(String(400), unique=True)
+    rule: Mapped[str] = mapped_column(String(200), index=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_events.id", ondelete="SET NULL"), index=True
+    )
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: 'pending', 'sent' or 'failed'
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertAttempt(Base):
+    """Every delivery attempt, successful or not: the Alerts page's failure log."""
+
+    __tablename__ = "alert_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_outbox.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(index=True)
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertDigest(Base):
+    """A digest rule's cursor: when the next digest is due and what the last one held."""
+
+    __tablename__ = "alert_digests"
+
+    rule: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    next_due_at: Mapped[datetime] = mapped_column()
+    last_sent_at: Mapped[datetime | None] = mapped_column()

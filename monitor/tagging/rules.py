@@ -6,10 +6,11 @@ inflected Slavic forms need one stem, not a list. Matching is case-insensitive
 with word boundaries.
 
 All phrases of a language (rule phrases, proximity partners and exclusions)
-are compiled into one alternation and found in one left-to-right scan per
-field: the matcher never loops over rules per item. At each position the
-longest phrase wins, so an exclusion such as "carbon neutrality" consumes the
-text before the bare "neutrality" of a topic rule can match it.
+are compiled into one index keyed by their first word (exact words in a dict,
+stems by prefix), and each field is read in one left-to-right pass over its
+words: the matcher never loops over rules or phrases per item. At each word
+the longest phrase wins and consumes its words, so an exclusion such as
+"carbon neutrality" is found before the bare "neutrality" of a topic rule.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ANY_LANGUAGE = "*"
 #: an exclusion this many words or fewer from a hit cancels it ("loan and credit guarantees")
 EXCLUSION_WINDOW = 3
 _WORD = re.compile(r"\w+")
+_FLEXIBLE_GAP = re.compile(r"[\s\-–—]+")
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,29 @@ class _Match:
     word_end: int
 
 
+@dataclass(frozen=True)
+class _Phrase:
+    term: int
+    #: casefolded words; a stem matches any word it begins
+    tokens: tuple[str, ...]
+    stems: tuple[bool, ...]
+    #: what may stand between token i and i+1
+    gaps: tuple[re.Pattern[str], ...]
+
+
 @dataclass
 class _Language:
-    pattern: re.Pattern[str] | None
+    exact: dict[str, list[_Phrase]] = field(default_factory=dict)
+    by_stem: dict[str, list[_Phrase]] = field(default_factory=dict)
+    stem_lengths: tuple[int, ...] = ()
     #: term index -> rules using it as a phrase / as a proximity partner / as an exclusion
     as_phrase: dict[int, list[Rule]] = field(default_factory=dict)
     as_near: dict[int, list[Rule]] = field(default_factory=dict)
     excluding: dict[int, list[Rule]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.exact or self.by_stem)
 
 
 class RuleSet:
@@ -82,7 +100,7 @@ class RuleSet:
     def _compile(self, language: str) -> _Language:
         chosen = [r for r in self.rules if r.language in (language, ANY_LANGUAGE)]
         terms: dict[str, int] = {}
-        compiled = _Language(pattern=None)
+        compiled = _Language()
         roles = (
             ("phrases", compiled.as_phrase),
             ("near", compiled.as_near),
@@ -91,19 +109,21 @@ class RuleSet:
         for rule in chosen:
             for attr, index in roles:
                 for phrase in getattr(rule, attr):
-                    term = terms.setdefault(_normalise_phrase(phrase), len(terms))
-                    index.setdefault(term, []).append(rule)
-        if terms:
-            # longest phrases first, so that at one position the longest one wins
-            ordered = sorted(terms.items(), key=lambda kv: -len(kv[0]))
-            alternation = "|".join(f"(?P<t{i}>{phrase_regex(p)})" for p, i in ordered)
-            compiled.pattern = re.compile(alternation, re.IGNORECASE)
+                    text = _normalise_phrase(phrase)
+                    if text not in terms:
+                        terms[text] = len(terms)
+                        parsed = _parse_phrase(terms[text], text)
+                        if parsed is not None:
+                            first = compiled.by_stem if parsed.stems[0] else compiled.exact
+                            first.setdefault(parsed.tokens[0], []).append(parsed)
+                    index.setdefault(terms[text], []).append(rule)
+        compiled.stem_lengths = tuple(sorted({len(stem) for stem in compiled.by_stem}))
         return compiled
 
     def match(self, fields: Mapping[str, str], language: str | None) -> list[RuleHit]:
         """Every rule hit in the item's fields, with offsets into each field."""
         compiled = self._compiled.get(language or "", self._fallback)
-        if compiled.pattern is None:
+        if compiled.empty:
             return []
         hits: list[RuleHit] = []
         for field_name, text in fields.items():
@@ -120,20 +140,7 @@ class RuleSet:
 
 
 def _field_hits(compiled: _Language, field_name: str, text: str) -> list[RuleHit]:
-    assert compiled.pattern is not None
-    word_starts = [m.start() for m in _WORD.finditer(text)]
-    matches: list[_Match] = []
-    for m in compiled.pattern.finditer(text):
-        group = m.lastgroup
-        if group is None:
-            continue
-        start, end = m.span()
-        matches.append(
-            _Match(
-                int(group[1:]), start, end, _word_index(word_starts, start),
-                _word_index(word_starts, end - 1),
-            )
-        )  # fmt: skip
+    matches = _scan(compiled, text)
     near_positions: dict[str, list[_Match]] = defaultdict(list)
     exclusions: dict[str, list[_Match]] = defaultdict(list)
     for match in matches:
@@ -174,27 +181,97 @@ def _closest(match: _Match, partners: list[_Match], window: int) -> _Match | Non
     return best
 
 
-def _word_index(word_starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(word_starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if word_starts[mid] <= offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return max(0, lo - 1)
-
-
 def _normalise_phrase(phrase: str) -> str:
     return " ".join(phrase.split())
 
 
-def phrase_regex(phrase: str) -> str:
-    """Regex for one phrase: words joined by any run of spaces or dashes, bounded."""
-    parts = []
+def _parse_phrase(term: int, phrase: str) -> _Phrase | None:
+    """Words → tokens; punctuation inside or around a word must appear as written
+    ("Art. 5", "Alliance's"), while spaces and dashes between words may be any run."""
+    tokens: list[str] = []
+    stems: list[bool] = []
+    gaps: list[re.Pattern[str]] = []
+    pending = ""  # the previous word's trailing punctuation
     for word in phrase.split():
         stem = word.endswith("*")
-        core = re.escape(word.rstrip("*"))
-        parts.append(core + (r"\w*" if stem else ""))
-    body = r"[\s\-–—]+".join(parts)
-    return rf"(?<!\w){body}(?!\w)"
+        core = word[:-1] if stem else word
+        parts = list(_WORD.finditer(core))
+        if not parts:
+            pending += core
+            continue
+        leading = core[: parts[0].start()]
+        if tokens:
+            gaps.append(_gap(pending, leading, between_words=True))
+        for k, part in enumerate(parts):
+            if k:
+                gaps.append(_gap(core[parts[k - 1].end() : part.start()], "", between_words=False))
+            tokens.append(part.group().casefold())
+            stems.append(stem and k == len(parts) - 1)
+        pending = core[parts[-1].end() :]
+    if not tokens:
+        return None
+    return _Phrase(term, tuple(tokens), tuple(stems), tuple(gaps))
+
+
+def _gap(before: str, after: str, *, between_words: bool) -> re.Pattern[str]:
+    def literal(text: str) -> str:
+        return "".join("['’]" if ch in "'’" else re.escape(ch) for ch in text)
+
+    if not between_words and _FLEXIBLE_GAP.fullmatch(before):
+        return _FLEXIBLE_GAP
+    middle = _FLEXIBLE_GAP.pattern if between_words else ""
+    if not before and not after and between_words:
+        return _FLEXIBLE_GAP
+    return re.compile(literal(before) + middle + literal(after))
+
+
+def _scan(compiled: _Language, text: str) -> list[_Match]:
+    """Phrase matches in one pass: at each word the longest span wins and consumes its
+    words; every phrase matching exactly that span counts (a stem and a longer stem
+    can both describe one word)."""
+    words = list(_WORD.finditer(text))
+    folded = [w.group().casefold() for w in words]
+    matches: list[_Match] = []
+    position = 0
+    while position < len(words):
+        last_word = -1
+        terms: set[int] = set()
+        for phrase in _candidates(compiled, folded[position]):
+            last = _match_from(phrase, position, words, folded, text)
+            if last is None or last < last_word:
+                continue
+            if last > last_word:
+                last_word, terms = last, set()
+            terms.add(phrase.term)
+        if not terms:
+            position += 1
+            continue
+        start, end = words[position].start(), words[last_word].end()
+        matches.extend(_Match(t, start, end, position, last_word) for t in sorted(terms))
+        position = last_word + 1
+    return matches
+
+
+def _candidates(compiled: _Language, word: str) -> Iterable[_Phrase]:
+    yield from compiled.exact.get(word, ())
+    for length in compiled.stem_lengths:
+        if length > len(word):
+            break
+        yield from compiled.by_stem.get(word[:length], ())
+
+
+def _match_from(
+    phrase: _Phrase, position: int, words: list[re.Match[str]], folded: list[str], text: str
+) -> int | None:
+    """Index of the phrase's last word if it matches from `position`, else None."""
+    if position + len(phrase.tokens) > len(words):
+        return None
+    for k, (token, stem) in enumerate(zip(phrase.tokens, phrase.stems, strict=True)):
+        word = folded[position + k]
+        if not (word.startswith(token) if stem else word == token):
+            return None
+        if k:
+            gap = text[words[position + k - 1].end() : words[position + k].start()]
+            if not phrase.gaps[k - 1].fullmatch(gap):
+                return None
+    return position + len(phrase.tokens) - 1

@@ -1,0 +1,159 @@
+"""Compare: a topic's frame mix side by side across source groups."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, html
+
+from dashboards import components as ui
+from dashboards import figures, ids, queries
+from dashboards.context import current
+from dashboards.filters import PERIODS, choice, filter_from_query, query_string
+
+dash.register_page(
+    __name__, path="/compare", name="Compare", order=3, title="Compare · Discourse Monitor"
+)
+
+GROUP_BY = (
+    ("source_type", "source type"),
+    ("country", "country"),
+    ("publisher", "publisher"),
+    ("language", "language"),
+)
+#: panels in the small multiples: the groups with the most items of the topic
+MAX_PANELS = 6
+
+
+def layout(**query: Any) -> html.Div:
+    ctx = current()
+    view = filter_from_query(query)
+    topics = [(t, ctx.legend.name(t)) for t in ctx.topics]
+    return html.Div(
+        [
+            ui.header(
+                "Compare",
+                "How each source group frames a topic: the share of the topic's items carrying "
+                "each frame, per group (heatmap), and over time for the largest groups.",
+            ),
+            ui.filter_bar(
+                ids.COMPARE,
+                queries.filter_options(ctx.reader),
+                view,
+                ui.radio(
+                    "Topic",
+                    ids.COMPARE_TOPIC,
+                    topics,
+                    choice(query.get("topic"), ctx.topics, ctx.topics[0] if ctx.topics else ""),
+                ),
+                ui.radio(
+                    "Groups",
+                    ids.COMPARE_GROUP_BY,
+                    GROUP_BY,
+                    choice(query.get("group_by"), [g for g, _ in GROUP_BY], "source_type"),
+                ),
+                ui.radio(
+                    "Per",
+                    ids.COMPARE_PERIOD,
+                    [(p, p) for p in PERIODS],
+                    choice(query.get("period"), PERIODS, "month"),
+                ),
+            ),
+            ui.chart_card(ids.COMPARE_HEATMAP, "Frame mix per group"),
+            ui.chart_card(ids.COMPARE_MULTIPLES, f"Over time, the {MAX_PANELS} largest groups"),
+        ]
+    )
+
+
+@callback(
+    Output(ids.COMPARE_HEATMAP.graph, "figure"),
+    Output(ids.COMPARE_HEATMAP.data, "data"),
+    Output(ids.COMPARE_MULTIPLES.graph, "figure"),
+    Output(ids.COMPARE_MULTIPLES.data, "data"),
+    Output(ids.COMPARE.query, "data"),
+    *ui.filter_inputs(ids.COMPARE),
+    Input(ids.COMPARE_TOPIC, "value"),
+    Input(ids.COMPARE_GROUP_BY, "value"),
+    Input(ids.COMPARE_PERIOD, "value"),
+)
+def update(*values: Any) -> tuple[Any, ...]:
+    ctx = current()
+    view = ui.view_from(values[:6])
+    topic, group_by, period = values[6:]
+    mix = queries.frame_by_group(ctx.reader, view, topic, group_by)
+    largest = list(dict.fromkeys(mix["group"]))[:MAX_PANELS]
+    over_time = queries.frame_by_group_over_time(ctx.reader, view, topic, group_by, largest, period)
+    if mix.empty and queries.date_span(ctx.reader)[0] is None:
+        heat = multiples = figures.empty_figure(ui.EMPTY_DATABASE)
+    else:
+        heat = figures.compare_heatmap(mix, ctx.legend)
+        multiples = figures.compare_small_multiples(over_time, ctx.legend, period=period)
+    state = query_string(
+        view, topic=topic, group_by=group_by, period=period if period != "month" else None
+    )
+    return heat, ui.chart_data(mix), multiples, ui.chart_data(over_time), state
+
+
+def _narrow(view: Any, group_by: str, group: str) -> Any:
+    key = {
+        "source_type": "source_types",
+        "country": "countries",
+        "publisher": "publishers",
+        "language": "languages",
+    }[group_by]
+    return view.with_(**{key: (group,)})
+
+
+@callback(
+    Output(ids.COMPARE_HEATMAP.items, "children"),
+    Input(ids.COMPARE_HEATMAP.graph, "clickData"),
+    *ui.filter_states(ids.COMPARE),
+    State(ids.COMPARE_TOPIC, "value"),
+    State(ids.COMPARE_GROUP_BY, "value"),
+    prevent_initial_call=True,
+)
+def drill_heatmap(click: Any, *values: Any) -> Any:
+    point = ui.clicked_point(click)
+    if point is None or not point.get("customdata"):
+        return dash.no_update
+    ctx = current()
+    group, frame = point["customdata"][0], point["customdata"][1]
+    topic, group_by = values[6], values[7]
+    view = _narrow(ui.view_from(values[:6]), group_by, group)
+    items = queries.items_behind(ctx.reader, view, labels=(topic, frame))
+    return ui.item_list(
+        items, ctx.legend, heading=f"{group} · {ctx.legend.name(topic)} · {ctx.legend.name(frame)}"
+    )
+
+
+@callback(
+    Output(ids.COMPARE_MULTIPLES.items, "children"),
+    Input(ids.COMPARE_MULTIPLES.graph, "clickData"),
+    *ui.filter_states(ids.COMPARE),
+    State(ids.COMPARE_TOPIC, "value"),
+    State(ids.COMPARE_GROUP_BY, "value"),
+    State(ids.COMPARE_PERIOD, "value"),
+    prevent_initial_call=True,
+)
+def drill_multiples(click: Any, *values: Any) -> Any:
+    point = ui.clicked_point(click)
+    if point is None or not point.get("customdata"):
+        return dash.no_update
+    ctx = current()
+    group, frame = point["customdata"][0], point["customdata"][1]
+    topic, group_by, period = values[6], values[7], values[8]
+    start = date.fromisoformat(str(point["x"])[:10])
+    view = _narrow(ui.view_from(values[:6]), group_by, group)
+    items = queries.items_behind(
+        ctx.reader, view, labels=(topic, frame), period=period, start=start
+    )
+    return ui.item_list(
+        items, ctx.legend, heading=f"{group} · {ctx.legend.name(frame)} · {period} of {start}"
+    )
+
+
+ui.register_csv(ids.COMPARE_HEATMAP, "frame_mix_by_group.csv")
+ui.register_csv(ids.COMPARE_MULTIPLES, "frame_shares_by_group.csv")
+ui.register_url_sync(ids.COMPARE)

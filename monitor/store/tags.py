@@ -1,0 +1,106 @@
+"""Tags and analyst labels. Functions take a Session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from monitor.store.models import AnalystLabel, Item, Tag
+from monitor.tagging.dataset import LabeledItem
+from monitor.tagging.tagger import Tagger, TagInput, TagResult
+
+
+def tag_items(session: Session, tagger: Tagger, item_ids: Sequence[int]) -> int:
+    """Tag these stored items with the current tagger, replacing their earlier tags."""
+    if not item_ids:
+        return 0
+    items = session.scalars(select(Item).where(Item.id.in_(item_ids)).order_by(Item.id)).all()
+    results = tagger.tag_many([item_input(item) for item in items])
+    replace_tags(session, [(item.id, result) for item, result in zip(items, results, strict=True)])
+    return len(items)
+
+
+def item_input(item: Item) -> TagInput:
+    return TagInput(item.title, item.summary_text, item.content_text, item.language)
+
+
+def replace_tags(session: Session, tagged: Sequence[tuple[int, TagResult]]) -> None:
+    ids = [item_id for item_id, _ in tagged]
+    session.execute(delete(Tag).where(Tag.item_id.in_(ids)))
+    rows = []
+    for item_id, result in tagged:
+        for kind, scores, labels in (
+            ("topic", result.topics, result.topic_labels),
+            ("frame", result.frames, result.frame_labels),
+        ):
+            for label, score in scores.items():
+                rows.append(
+                    {
+                        "item_id": item_id,
+                        "kind": kind,
+                        "label": label,
+                        "score": score,
+                        "is_positive": label in labels,
+                        "evidence": [e for e in result.evidence if e["label"] == label],
+                        "tagger_version": result.tagger_version,
+                    }
+                )
+    if rows:
+        session.execute(insert(Tag), rows)
+
+
+def item_ids_to_retag(
+    session: Session, *, since: datetime | None, batch: int
+) -> Iterator[list[int]]:
+    """Stored item ids in batches (published since `since`), oldest id first."""
+    last = 0
+    while True:
+        query = select(Item.id).where(Item.id > last).order_by(Item.id).limit(batch)
+        if since is not None:
+            query = query.where(Item.published_at >= since)
+        ids = list(session.scalars(query).all())
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def corrections_as_labeled(session: Session) -> list[LabeledItem]:
+    """Items an analyst corrected, with their labels as corrected (the latest word wins)."""
+    corrections = session.scalars(
+        select(AnalystLabel).order_by(AnalystLabel.created_at, AnalystLabel.id)
+    ).all()
+    by_item: dict[int, dict[tuple[str, str], bool]] = {}
+    for c in corrections:
+        by_item.setdefault(c.item_id, {})[(c.kind, c.label)] = c.applies
+    labeled = []
+    for item_id, verdicts in sorted(by_item.items()):
+        item = session.get(Item, item_id)
+        if item is None:
+            continue
+        current = {
+            (t.kind, t.label)
+            for t in session.scalars(select(Tag).where(Tag.item_id == item_id, Tag.is_positive))
+        }
+        for key, applies in verdicts.items():
+            (current.add if applies else current.discard)(key)
+        topics = tuple(sorted(label for kind, label in current if kind == "topic"))
+        frames = (
+            tuple(sorted(label for kind, label in current if kind == "frame")) if topics else ()
+        )
+        labeled.append(
+            LabeledItem(
+                id=f"store-{item_id}",
+                title=item.title,
+                summary=item.summary_text,
+                content=item.content_text,
+                language=item.language,
+                published=item.published_at.date().isoformat(),
+                topic_labels=topics,
+                frame_labels=frames,
+            )
+        )
+    return labeled

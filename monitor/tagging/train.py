@@ -1,0 +1,259 @@
+"""Train, calibrate, evaluate on the held-out test split, save and load the artifact.
+
+The test split (by hash of the item id) is never used for fitting or for
+calibration; analyst corrections join the fitting data only, never a score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from monitor.config import TaggingSettings
+from monitor.errors import InputError
+from monitor.tagging.dataset import LabeledItem, data_hash, split_of
+from monitor.tagging.evaluate import evaluate
+from monitor.tagging.model import TextModel, model_text, train_model
+from monitor.tagging.tagger import Tagger, TagInput, TagResult
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+MODEL_FILE = "tagger.joblib"
+METADATA_FILE = "metadata.json"
+SEED = 13
+_THRESHOLD_GRID = [round(0.1 + 0.05 * i, 2) for i in range(17)]  # 0.10 … 0.90
+_TRUST_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Trained:
+    tagger: Tagger
+    model_bytes: bytes
+    metadata: dict[str, Any]
+
+
+def train_tagger(
+    tagging: TaggingSettings,
+    items: Sequence[LabeledItem],
+    *,
+    corrections: Sequence[LabeledItem] = (),
+    seed: int = SEED,
+    folds: int = 5,
+) -> Trained:
+    """Calibrate by cross-validation on the development items, fit on all of them, test.
+
+    Rule trust and thresholds are chosen on out-of-fold predictions over the
+    whole development split (train + validation), so every development item
+    informs them while no model scores an item it was fitted on. The final
+    model is then fitted on all development items (+ analyst corrections). The
+    test split is used only for the reported scores.
+    """
+    development = [i for i in items if split_of(i.id) != "test"]
+    test = [i for i in items if split_of(i.id) == "test"]
+    if not development:
+        raise InputError("no labeled items to train on")
+    topics = [t.id for t in tagging.topics]
+    frames = [f.id for f in tagging.frames]
+    out_of_fold = _out_of_fold_results(tagging, development, corrections, folds, seed)
+    trust, thresholds = calibrate(out_of_fold, development, topics, frames)
+    model = _fit(development + list(corrections), topics, frames, seed)
+    model_bytes = _dump(model)
+    model_id = hashlib.sha256(model_bytes).hexdigest()
+    month = max((i.published for i in development if i.published), default="")[:7]
+    tagger = Tagger(
+        tagging,
+        model,
+        thresholds,
+        rule_trust=trust,
+        model_id=model_id,
+        data_month=month.replace("-", "."),
+    )
+    metadata = {
+        "tagger_version": tagger.version,
+        "model_sha256": model_id,
+        "seed": seed,
+        "folds": folds,
+        "training_data_sha256": data_hash(list(items) + list(corrections)),
+        "items": {"development": len(development), "test": len(test)},
+        "corrections": len(corrections),
+        "thresholds": thresholds,
+        "rule_trust": trust,
+        "libraries": _library_versions(),
+        "metrics": {
+            "test": {
+                "combined": score(tagger, test),
+                "rules_only": score(Tagger(tagging), test),
+            },
+        },
+    }
+    return Trained(tagger=tagger, model_bytes=model_bytes, metadata=metadata)
+
+
+def _fit(
+    items: Sequence[LabeledItem], topics: list[str], frames: list[str], seed: int
+) -> TextModel:
+    return train_model(
+        [model_text(i.title, i.summary, i.content) for i in items],
+        [set(i.topic_labels) for i in items],
+        [set(i.frame_labels) for i in items],
+        topics=topics,
+        frames=frames,
+        seed=seed,
+    )
+
+
+def fold_of(item_id: str, folds: int) -> int:
+    """A stable fold by hash (independent of the split's hash bits)."""
+    return int(hashlib.sha256(f"fold:{item_id}".encode()).hexdigest()[:8], 16) % folds
+
+
+def _out_of_fold_results(
+    tagging: TaggingSettings,
+    development: list[LabeledItem],
+    corrections: Sequence[LabeledItem],
+    folds: int,
+    seed: int,
+) -> dict[float, list[TagResult]]:
+    """For each rule trust, every development item tagged by a model that never saw it."""
+    topics = [t.id for t in tagging.topics]
+    frames = [f.id for f in tagging.frames]
+    labels = topics + frames
+    results: dict[float, list[TagResult | None]] = {
+        t: [None] * len(development) for t in _TRUST_GRID
+    }
+    assignment = [fold_of(item.id, folds) for item in development]
+    for fold in range(folds):
+        held = [k for k, f in enumerate(assignment) if f == fold]
+        fitted_on = [item for k, item in enumerate(development) if assignment[k] != fold]
+        if not held or not fitted_on:
+            continue
+        model = _fit(fitted_on + list(corrections), topics, frames, seed)
+        inputs = [_input(development[k]) for k in held]
+        for trust in _TRUST_GRID:
+            tagged = Tagger(tagging, model, rule_trust=dict.fromkeys(labels, trust)).tag_many(
+                inputs
+            )
+            for k, result in zip(held, tagged, strict=True):
+                results[trust][k] = result
+    return {trust: [r for r in rows if r is not None] for trust, rows in results.items()}
+
+
+def calibrate(
+    results_by_trust: dict[float, list[TagResult]],
+    items: Sequence[LabeledItem],
+    topics: list[str],
+    frames: list[str],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per label, the rule trust and threshold with the best F1 on these results.
+
+    Ties go to more rule trust and to a threshold nearer 0.5.
+    """
+    on_topic = [k for k, item in enumerate(items) if item.topic_labels]
+    trusts: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    for family, labels, rows in (
+        ("topics", topics, list(range(len(items)))),
+        ("frames", frames, on_topic),
+    ):
+        for label in labels:
+            gold = [label in _gold(items[r], family) for r in rows]
+            if not any(gold):
+                continue
+            best = max(
+                (
+                    _f1(
+                        [
+                            (getattr(results[r], family)[label], g)
+                            for r, g in zip(rows, gold, strict=True)
+                        ],
+                        t,
+                    ),
+                    trust,
+                    -abs(t - 0.5),
+                    t,
+                )
+                for trust, results in results_by_trust.items()
+                for t in _THRESHOLD_GRID
+            )
+            trusts[label], thresholds[label] = best[1], best[3]
+    return trusts, thresholds
+
+
+def _gold(item: LabeledItem, family: str) -> tuple[str, ...]:
+    return item.topic_labels if family == "topics" else item.frame_labels
+
+
+def _f1(scored: list[tuple[float, bool]], threshold: float) -> float:
+    tp = sum(1 for s, g in scored if s >= threshold and g)
+    fp = sum(1 for s, g in scored if s >= threshold and not g)
+    fn = sum(1 for s, g in scored if s < threshold and g)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def score(tagger: Tagger, items: Sequence[LabeledItem]) -> dict[str, Any]:
+    results = tagger.tag_many([_input(i) for i in items])
+    return evaluate(
+        tagger.topic_ids,
+        tagger.frame_ids,
+        [(i.language, set(i.topic_labels), set(i.frame_labels)) for i in items],
+        [(set(r.topic_labels), set(r.frame_labels)) for r in results],
+    )
+
+
+def _input(item: LabeledItem) -> TagInput:
+    return TagInput(item.title, item.summary, item.content, item.language)
+
+
+def _dump(model: TextModel) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def _library_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def save_artifact(trained: Trained, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MODEL_FILE).write_bytes(trained.model_bytes)
+    (directory / METADATA_FILE).write_text(
+        json.dumps(trained.metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+
+
+def load_tagger(tagging: TaggingSettings, directory: Path | None = None) -> Tagger:
+    """The trained tagger, or rules alone when no artifact exists yet."""
+    directory = directory or (Path(tagging.model_dir) if tagging.model_dir else MODEL_DIR)
+    model_path = directory / MODEL_FILE
+    if not model_path.exists():
+        return Tagger(tagging)
+    model_bytes = model_path.read_bytes()
+    metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    model: TextModel = joblib.load(io.BytesIO(model_bytes))
+    return Tagger(
+        tagging,
+        model,
+        {k: float(v) for k, v in metadata["thresholds"].items()},
+        rule_trust={k: float(v) for k, v in metadata.get("rule_trust", {}).items()},
+        model_id=hashlib.sha256(model_bytes).hexdigest(),
+        data_month=str(metadata["tagger_version"]).split("-")[0],
+    )

@@ -1,0 +1,271 @@
+"""Pure alert decisions: the query language, filters, spike and shift detectors, digest times."""
+
+import re
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from monitor.alerts.query import QueryError, parse_query, query_matches
+from monitor.alerts.rules import (
+    Candidate,
+    LabelScore,
+    detect_shift,
+    detect_spike,
+    distinctive_terms,
+    matches,
+    next_digest_at,
+    window_bounds,
+)
+from monitor.config import AlertRuleSettings
+from monitor.errors import ConfigError
+from tests.conftest import make_settings
+
+TEXT = "Kyiv rejects neutrality as a settlement; the Budapest Memorandum failed, officials say."
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("neutrality", True),
+        ("NEUTRALITY", True),
+        ("neutral", False),  # whole words only
+        ("neutral*", True),
+        ('"budapest memorandum"', True),
+        ('"memorandum budapest"', False),
+        ("neutrality AND budapest", True),
+        ("neutrality budapest", True),  # adjacent terms are ANDed
+        ("neutrality AND moscow", False),
+        ("moscow OR kyiv", True),
+        ("neutrality AND NOT moscow", True),
+        ("neutrality -budapest", False),
+        ("NOT (moscow OR minsk)", True),
+        ("(moscow OR kyiv) AND (memorandum OR treaty)", True),
+        ("moscow OR kyiv AND treaty", False),  # AND binds tighter than OR
+        ('"carbon neutrality" OR "security guarantees"', False),
+        ("and", False),  # lower-case operators are words
+    ],
+)
+def test_query_language_evaluates_boolean_keyword_queries(query, expected):
+    assert query_matches(query, TEXT) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "empty"),
+        ("(neutrality", "not closed"),
+        ("neutrality)", "unexpected ')'"),
+        ('"open phrase', "unbalanced quote"),
+        ("neutrality AND", "ends where"),
+        ("OR neutrality", "unexpected 'OR'"),
+        ("neu* trality", "only the last word"),
+    ],
+)
+def test_query_language_rejects_malformed_queries_with_a_reason(query, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        parse_query(query if "*" not in query else f'"{query}"')
+
+
+def rule(**kw):
+    return AlertRuleSettings(name="r", kind="match", channels=("c",), **kw)
+
+
+def item(**kw):
+    values = {
+        "item_id": 1,
+        "title": "Austria debates neutrality",
+        "text": "Vienna weighs its neutral status",
+        "publisher": "Federal Chancellery",
+        "source_type": "government",
+        "country": "AT",
+        "language": "de",
+        "labels": {
+            "neutrality": LabelScore("topic", 0.9, True),
+            "nato_membership": LabelScore("topic", 0.3, False),
+            "sovereign_choice": LabelScore("frame", 0.7, True),
+        },
+    }
+    return Candidate(**{**values, **kw})
+
+
+def test_match_filter_combines_topics_scores_sources_and_query():
+    assert matches(rule(topics=("neutrality",), source_types=("government",)), item())
+    assert matches(rule(topics=("nato_membership", "neutrality")), item())
+    assert not matches(rule(topics=("nato_membership",)), item())  # tagged but not positive
+    assert not matches(rule(topics=("neutrality",), min_score=0.95), item())
+    assert matches(rule(frames=("sovereign_choice",), countries=("at",)), item())
+    assert not matches(rule(topics=("neutrality",), source_types=("media",)), item())
+    assert not matches(rule(topics=("neutrality",), publishers=("Kremlin",)), item())
+    assert matches(rule(languages=("DE",), query='"neutral status" AND NOT carbon'), item())
+    assert not matches(rule(topics=("neutrality",), query="moscow"), item())
+
+
+def test_spike_fires_at_a_known_change_point():
+    rng = np.random.default_rng(7)
+    series = [int(c) for c in rng.poisson(10, 30)] + [int(c) for c in rng.poisson(35, 5)]
+    fired = [
+        t
+        for t in range(8, len(series))
+        if detect_spike(series[t - 8 : t], series[t], k=3.0, min_count=5)
+    ]
+    assert 30 in fired  # the change point
+    assert len([t for t in fired if t < 30]) <= 1  # 22 stationary windows: a chance alarm at most
+
+
+def test_spike_needs_the_minimum_count_and_a_floor_under_sigma():
+    assert detect_spike([0] * 8, 4, k=3.0, min_count=5) is None  # 4 > 0 + 3·1 but under min
+    spike = detect_spike([0] * 8, 5, k=3.0, min_count=5)
+    assert spike is not None and spike.sigma == 1.0
+    assert detect_spike([10] * 8, 19, k=3.0, min_count=5) is None  # σ floor √10: 19 < 19.5
+    assert detect_spike([10] * 8, 20, k=3.0, min_count=5) is not None
+
+
+def _spike_rate(rate_after: float, runs: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    baseline = rng.poisson(10, (runs, 8))
+    latest = rng.poisson(rate_after, runs)
+    return float(
+        np.mean(
+            [
+                detect_spike(b.tolist(), int(x), k=3.0, min_count=5) is not None
+                for b, x in zip(baseline, latest, strict=True)
+            ]
+        )
+    )
+
+
+def test_spike_detector_power_and_false_alarm_rate_simulated():
+    power = _spike_rate(30.0, 2000, seed=1)  # volume triples
+    false_alarms = _spike_rate(10.0, 4000, seed=2)  # stationary
+    print(f"\nspike: power {power:.3f} (10 → 30 per window), false alarms {false_alarms:.4f}")
+    assert power > 0.95
+    assert false_alarms < 0.05
+
+
+def _shift_rates(p_before, p_after, *, p_value, runs, seed, n=30, windows=8):
+    """Per-window detection rate, and the rate within the first three shifted windows."""
+    rng = np.random.default_rng(seed)
+    first = within_three = 0
+    for _ in range(runs):
+        before = rng.binomial(n, p_before, windows).tolist()
+        after = rng.binomial(n, p_after, 3).tolist()
+        hits = [
+            detect_shift(after[i], n, sum(before), n * windows, p_value=p_value, min_items=20)
+            is not None
+            for i in range(3)
+        ]
+        first += hits[0]
+        within_three += any(hits)
+    return first / runs, within_three / runs
+
+
+def test_shift_of_twenty_points_at_thirty_items_per_window_is_detected():
+    # one series with a known change point: 20% of items carry the frame, then 40%
+    rng = np.random.default_rng(11)
+    n = 30
+    shares = [0.2] * 12 + [0.4] * 4
+    hits = [int(rng.binomial(n, p)) for p in shares]
+    fired = [
+        t
+        for t in range(8, len(hits))
+        if detect_shift(hits[t], n, sum(hits[t - 8 : t]), n * 8, p_value=0.01, min_items=20)
+    ]
+    assert fired and fired[0] >= 12  # never before the change point
+    shift = detect_shift(
+        hits[fired[0]], n, sum(hits[fired[0] - 8 : fired[0]]), n * 8, p_value=0.01, min_items=20
+    )
+    assert shift is not None and shift.direction == "rose"
+
+
+def test_shift_detector_power_and_false_alarm_rate_simulated():
+    report = []
+    for p_value in (0.01, 0.05):
+        power, power3 = _shift_rates(0.2, 0.4, p_value=p_value, runs=3000, seed=3)
+        false_alarms, _ = _shift_rates(0.3, 0.3, p_value=p_value, runs=4000, seed=4)
+        report.append((p_value, power, power3, false_alarms))
+    print("\nshift 20% → 40%, 30 items per window, baseline 8 windows:")
+    for p_value, power, power3, false_alarms in report:
+        print(
+            f"  p < {p_value}: power {power:.3f} in the first window, {power3:.3f} within three;"
+            f" false alarms {false_alarms:.4f} per window"
+        )
+    (_, power_default, power3_default, alarms_default), (_, power_loose, _, alarms_loose) = report
+    assert power_default > 0.35 and power3_default > 0.7 and power_loose > 0.6
+    assert alarms_default < 0.02 and alarms_loose < 0.06
+
+
+def test_shift_needs_minimum_counts_on_both_sides():
+    assert detect_shift(15, 19, 10, 200, p_value=0.01, min_items=20) is None
+    assert detect_shift(15, 20, 2, 19, p_value=0.01, min_items=20) is None
+    assert detect_shift(15, 20, 40, 200, p_value=0.01, min_items=20) is not None
+
+
+def test_distinctive_terms_name_words_new_in_the_latest_window():
+    latest = ["Istanbul talks revive neutrality plan", "Neutrality plan on the table in Istanbul"]
+    baseline = ["NATO summit ends", "Neutrality debate in Vienna", "Summit communique on NATO"]
+    terms = [t for t, _ in distinctive_terms(latest, baseline, top=3)]
+    assert "istanbul" in terms and "plan" in terms and "summit" not in terms
+
+
+def test_windows_are_aligned_so_each_fires_once():
+    now = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
+    bounds = window_bounds(now, 24.0, 2)
+    assert bounds == [
+        datetime(2026, 11, 24, tzinfo=UTC),
+        datetime(2026, 11, 25, tzinfo=UTC),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    ]
+    assert window_bounds(datetime(2026, 11, 26, 23, 59, tzinfo=UTC), 24.0, 2) == bounds
+
+
+def test_daily_digest_is_due_at_local_time_across_daylight_saving_changes():
+    daily = rule(delivery="daily", digest_time="08:00", time_zone="Europe/Kyiv")
+    # winter: Kyiv is UTC+2
+    assert next_digest_at(daily, datetime(2026, 11, 26, 5, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 26, 6, 0, tzinfo=UTC
+    )
+    assert next_digest_at(daily, datetime(2026, 11, 26, 6, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 27, 6, 0, tzinfo=UTC
+    )
+    # the night clocks go forward (29 March 2026): the next morning is UTC+3
+    assert next_digest_at(daily, datetime(2026, 3, 28, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 5, 0, tzinfo=UTC
+    )
+    hourly = rule(delivery="hourly", time_zone="Asia/Kolkata")  # UTC+05:30
+    assert next_digest_at(hourly, datetime(2026, 11, 26, 5, 10, tzinfo=UTC)) == datetime(
+        2026, 11, 26, 5, 30, tzinfo=UTC
+    )
+
+
+CHANNEL = {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
+
+
+@pytest.mark.parametrize(
+    ("rule_values", "message"),
+    [
+        ({"kind": "match", "channels": ["hook"]}, "match rule without any filter"),
+        ({"kind": "match", "channels": ["nowhere"], "query": "x"}, "names no channel"),
+        ({"kind": "match", "channels": ["hook"], "query": "(x"}, "'alerts.rules[0].query'"),
+        ({"kind": "match", "channels": ["hook"], "topics": ["nato"]}, "is not a label id"),
+        ({"kind": "spike", "channels": ["hook"], "label": "x"}, "not a topic or frame id"),
+        ({"kind": "shift", "channels": ["hook"], "label": "neutrality"}, "must be a frame id"),
+        (
+            {"kind": "match", "channels": ["hook"], "query": "x", "time_zone": "Mars/Base"},
+            "not a time zone",
+        ),
+        (
+            {"kind": "match", "channels": ["hook"], "query": "x", "digest_time": "25:00"},
+            "HH:MM",
+        ),
+        ({"kind": "alarm", "channels": ["hook"]}, "must be one of match, spike, shift"),
+    ],
+)
+def test_alert_rules_are_validated_when_the_config_loads(rule_values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_settings(alerts={"channels": [CHANNEL], "rules": [{"name": "r", **rule_values}]})
+
+
+def test_email_channel_needs_sender_and_recipients():
+    with pytest.raises(ConfigError, match="needs a sender and recipients"):
+        make_settings(alerts={"channels": [{"name": "m", "type": "email"}]})

@@ -1,0 +1,69 @@
+"""`monitor up`: one process creates the database, monitors feeds, serves dashboard and API."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.conftest import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read()
+
+
+def test_up_serves_dashboard_and_api_and_stops_on_sigterm(tmp_path, feed_server):
+    feed = feed_server.add(
+        "/f.xml",
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid>'
+        b"<title>Kyiv asks allies to join NATO</title><link>https://example.org/1</link>"
+        b"</item></channel></rss>",
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+        "[[feeds]]\n"
+        f'url = "{feed}"\npublisher = "P"\nsource_type = "media"\ncountry = "US"\n'
+        'language = "en"\n'
+    )
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config), "up", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        sources: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/api/v1/sources")
+                sources = json.loads(body)["sources"]
+                if status == 200 and sources and sources[0].get("last_success_at"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert sources and sources[0]["last_success_at"], "the worker never fetched the feed"
+        status, page = _get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and b"Discourse Monitor" in page
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, output.decode()
+        assert b"stopped" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
