@@ -96,3 +96,59 @@ def query_string(view: ViewFilter | None = None, **extra: Any) -> str:
 def choice(value: Any, allowed: tuple[str, ...] | list[str], default: str) -> str:
     """A URL value only if it is one of the allowed ones (a shared link may be stale)."""
     return value if isinstance(value, str) and value in allowed else default
+
+
+EXPORT_FORMATS = (("csv", "CSV"), ("jsonl", "JSONL"), ("parquet", "Parquet"))
+EXPORT_PATH = "/api/v1/export"
+
+
+@dataclass(frozen=True)
+class ExportLink:
+    """Where the Items page's "Download dataset" points, and what it could not carry over."""
+
+    href: str
+    #: page filters the export API cannot express exactly, so the file ignores them
+    dropped: tuple[str, ...] = ()
+
+
+def export_link(
+    view: ViewFilter,
+    *,
+    file_format: str = "csv",
+    text: str = "",
+    labels: tuple[str, ...] = (),
+    topics: tuple[str, ...] = (),
+) -> ExportLink:
+    """The /api/v1/export URL for the items the Items page shows, in the API's parameter names.
+
+    The page wants every search word and every label; the API matches one substring
+    and any of several topics (and any of several frames). So the search goes along
+    only as one word, and labels only as at most one topic plus one frame; otherwise
+    they are left out and named in `dropped`, rather than exporting other items.
+    """
+    formats = [f for f, _ in EXPORT_FORMATS]
+    pairs: list[tuple[str, str]] = [("format", choice(file_format, formats, "csv"))]
+    if view.start:
+        pairs.append(("since", view.start.isoformat()))
+    if view.end:
+        pairs.append(("until", view.end.isoformat()))
+    for api_name, values in (
+        ("publisher", view.publishers),
+        ("source_type", view.source_types),
+        ("country", view.countries),
+        ("language", view.languages),
+    ):
+        pairs += [(api_name, v) for v in values]
+    dropped: list[str] = []
+    words = text.split()
+    if len(words) == 1:
+        pairs.append(("query", words[0]))
+    elif words:
+        dropped.append("search with several words")
+    chosen_topics = [label for label in labels if label in topics]
+    chosen_frames = [label for label in labels if label not in topics]
+    if len(chosen_topics) <= 1 and len(chosen_frames) <= 1:
+        pairs += [("topic", t) for t in chosen_topics] + [("frame", f) for f in chosen_frames]
+    else:
+        dropped.append("labels (the export matches any of several, not all)")
+    return ExportLink(f"{EXPORT_PATH}?{urlencode(pairs)}", tuple(dropped))

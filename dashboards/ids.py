@@ -119,8 +119,15 @@ ITEMS_FIX_NOTE = "items-fix-note"
 ITEMS_FIX_SAVE = "items-fix-save"
 ITEMS_FIX_RESULT = "items-fix-result"
 ITEMS_CORRECTIONS = "items-corrections"
+ITEMS_EXPORT_FORMAT = "items-export-format"
+ITEMS_EXPORT_LINK = "items-export-link"
+ITEMS_EXPORT_NOTE = "items-export-note"
 
 SOURCES = FilterIds("sources")
 SOURCES_STATUS = "sources-status"
 SOURCES_TABLE = "sources-table"
 SOURCES_DATA = ChartIds("sources-feeds")
+
+ALERTS_RULES = "alerts-rules"
+ALERTS_RECENT = "alerts-recent"
+ALERTS_FAILURES = "alerts-failures"

@@ -15,8 +15,11 @@ import logging
 import os
 import socket
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import httpx
 from sqlalchemy import Engine
@@ -101,6 +104,8 @@ def run_cycle(
     """
     cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
     cycle.include_not_due = include_not_due
+    # created before the event loop starts, so its workers fork from a process without loop threads
+    parse_pool()
     cycle.tagger = tagger or load_tagger(settings.tagging)
     return asyncio.run(cycle.run())
 
@@ -140,7 +145,9 @@ class _Cycle:
         limiter = HostLimiter(fetch_settings.concurrency, fetch_settings.per_host_concurrency)
         # a feed holds a slot from the moment it starts to the end of its fetch
         slots = asyncio.Semaphore(fetch_settings.concurrency)
-        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None] = asyncio.Queue()
+        # fetched feeds not yet stored, bodies held in memory: at most this many
+        self.pending = asyncio.Semaphore(2 * fetch_settings.concurrency + _parse_workers())
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None] = asyncio.Queue()
         waiting = _Waiting(low_water=fetch_settings.concurrency)
         async with make_client(fetch_settings, self.transport) as client:
             writer = asyncio.create_task(self._store_all(client, results))
@@ -175,35 +182,65 @@ class _Cycle:
         limiter: HostLimiter,
         slots: asyncio.Semaphore,
         waiting: _Waiting,
-        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None],
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
         claimed: _Claimed,
     ) -> None:
-        async with slots:
-            waiting.started()
-            if self.stop.is_set():
-                # stopping: a feed not yet started is handed back, not fetched
-                await asyncio.to_thread(self._release, claimed)
-                return
-            request = FetchRequest(
-                claimed.feed_id, claimed.url, claimed.etag, claimed.last_modified
-            )
-            result = await fetch(client, request, self.settings.fetch, limiter)
-        await results.put((claimed, result))
+        await self.pending.acquire()  # released by the writer once the feed is stored
+        try:
+            async with slots:
+                waiting.started()
+                if self.stop.is_set():
+                    # stopping: a feed not yet started is handed back, not fetched
+                    await asyncio.to_thread(self._release, claimed)
+                    self.pending.release()
+                    return
+                request = FetchRequest(
+                    claimed.feed_id, claimed.url, claimed.etag, claimed.last_modified
+                )
+                result = await fetch(client, request, self.settings.fetch, limiter)
+            read = await self._read(claimed, result)
+        except BaseException:
+            self.pending.release()
+            raise
+        await results.put((claimed, result, read))
+
+    async def _read(self, claimed: _Claimed, result: FetchResult) -> _Read:
+        """Parse and normalise a new body in the process pool; the event loop never waits on it."""
+        if result.error is not None or result.not_modified:
+            return _Read()
+        body = result.body or b""
+        body_hash = hashlib.sha256(body).hexdigest()
+        if body_hash == claimed.state.body_hash:
+            return _Read(body_hash=body_hash)
+        args = (body, result.final_url, result.started_at, result.content_type, claimed.language)
+        loop = asyncio.get_running_loop()
+        try:
+            parsed = await loop.run_in_executor(parse_pool(), _parse_in_worker, *args)
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): start a new pool, read this body here
+            log.warning("parse pool broken; restarting it")
+            parse_pool.cache_clear()
+            parsed = await asyncio.to_thread(_parse_in_worker, *args)
+        if isinstance(parsed, ParseError):
+            return _Read(body_hash=body_hash, error=parsed)
+        return _Read(body_hash=body_hash, parsed=parsed)
 
     async def _store_all(
         self,
         client: httpx.AsyncClient,
-        results: asyncio.Queue[tuple[_Claimed, FetchResult] | None],
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
         # one writer: results are stored in the order they arrive, each in its own transaction
         while (got := await results.get()) is not None:
-            claimed, result = got
+            claimed, result, read = got
             try:
-                await self._process(client, claimed, result)
+                await self._process(client, claimed, result, read)
             except Exception:  # a bug in one feed must not stop the others
                 log.exception("storing feed %s failed", claimed.url)
                 self.report.feeds_failed += 1
                 self.report.failures.append(f"{claimed.url}: internal error (see log)")
+            finally:
+                self.pending.release()
 
     def _claim(self) -> list[_Claimed]:
         with transaction(self.engine) as session:
@@ -223,28 +260,16 @@ class _Cycle:
             release_leases(session, [claimed.feed_id], self.worker)
 
     async def _process(
-        self, client: httpx.AsyncClient, claimed: _Claimed, result: FetchResult
+        self, client: httpx.AsyncClient, claimed: _Claimed, result: FetchResult, read: _Read
     ) -> None:
-        if result.error is not None or result.not_modified:
-            await asyncio.to_thread(self._store, claimed, result, None, None)
+        if read.error is not None:
+            await asyncio.to_thread(self._store_parse_error, claimed, result, read.error)
             return
-        body = result.body or b""
-        body_hash = hashlib.sha256(body).hexdigest()
-        if body_hash == claimed.state.body_hash:
-            await asyncio.to_thread(self._store, claimed, result, None, body_hash)
+        parsed = read.parsed
+        if parsed is None:
+            await asyncio.to_thread(self._store, claimed, result, None, read.body_hash)
             return
-        try:
-            parsed = await asyncio.to_thread(
-                parse_feed,
-                body,
-                url=result.final_url,
-                fetched_at=result.started_at,
-                content_type=result.content_type,
-                feed_language=claimed.language,
-            )
-        except ParseError as exc:
-            await asyncio.to_thread(self._store_parse_error, claimed, result, exc)
-            return
+        body_hash = read.body_hash
         if claimed.full_text and parsed.entries:
             parsed = await self._with_full_text(client, claimed, parsed)
         await asyncio.to_thread(self._store, claimed, result, parsed, body_hash)
@@ -337,6 +362,38 @@ class _Cycle:
             report.feeds_ok += 1
         else:
             report.feeds_unchanged += 1
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What parsing a fetched body gave: nothing to read, a parsed feed, or a parse error."""
+
+    body_hash: str | None = None
+    parsed: ParsedFeed | None = None
+    error: ParseError | None = None
+
+
+def _parse_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@cache
+def parse_pool() -> ProcessPoolExecutor:
+    """One pool of parser processes per worker process, kept across cycles."""
+    return ProcessPoolExecutor(max_workers=_parse_workers())
+
+
+def _parse_in_worker(
+    body: bytes, url: str, fetched_at: datetime, content_type: str | None, language: str
+) -> ParsedFeed | ParseError:
+    # a ParseError is returned, not raised: the worker's traceback would be pickled with it
+    try:
+        return parse_feed(
+            body, url=url, fetched_at=fetched_at, content_type=content_type,
+            feed_language=language,
+        )  # fmt: skip
+    except ParseError as exc:
+        return exc
 
 
 class _Waiting:

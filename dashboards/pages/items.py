@@ -12,7 +12,14 @@ from dashboards import components as ui
 from dashboards import ids, queries
 from dashboards.context import current
 from dashboards.figures import Legend
-from dashboards.filters import as_tuple, filter_from_query, query_string
+from dashboards.filters import (
+    EXPORT_FORMATS,
+    ViewFilter,
+    as_tuple,
+    export_link,
+    filter_from_query,
+    query_string,
+)
 
 dash.register_page(
     __name__, path="/items", name="Items", order=5, title="Items · Discourse Monitor"
@@ -75,6 +82,7 @@ def layout(**query: Any) -> html.Div:
                     className="control",
                 ),
             ),
+            export_bar(view, str(query.get("q") or ""), as_tuple(query.get("labels"))),
             dcc.Store(id=ids.ITEMS_PAGE, data=_int(query.get("page"), 0)),
             dcc.Store(id=ids.ITEMS_SELECTED, data=_int(query.get("item"), None)),
             html.Div(
@@ -101,6 +109,56 @@ def layout(**query: Any) -> html.Div:
             ),
         ]
     )
+
+
+def export_bar(view: ViewFilter, text: str, labels: tuple[str, ...]) -> html.Div:
+    """A link to the export API for the items the filters select (the file, not this page)."""
+    link = export_link(view, text=text, labels=labels, topics=current().topics)
+    return html.Div(
+        [
+            dcc.RadioItems(
+                id=ids.ITEMS_EXPORT_FORMAT,
+                options=[{"label": name, "value": f} for f, name in EXPORT_FORMATS],
+                value="csv",
+                inline=True,
+                className="radio",
+            ),
+            html.A(
+                "Download dataset",
+                id=ids.ITEMS_EXPORT_LINK,
+                href=link.href,
+                className="button small",
+                download="",
+            ),
+            html.Span(export_note(link.dropped), id=ids.ITEMS_EXPORT_NOTE, className="caption"),
+        ],
+        className="card-head",
+    )
+
+
+def export_note(dropped: tuple[str, ...]) -> str:
+    if not dropped:
+        return "All items matching these filters, every page, with their tags."
+    return "The file ignores: " + "; ".join(dropped) + "."
+
+
+@callback(
+    Output(ids.ITEMS_EXPORT_LINK, "href"),
+    Output(ids.ITEMS_EXPORT_NOTE, "children"),
+    Input(ids.ITEMS_EXPORT_FORMAT, "value"),
+    Input(ids.ITEMS_SEARCH, "value"),
+    Input(ids.ITEMS_LABELS, "value"),
+    *ui.filter_inputs(ids.ITEMS),
+)
+def update_export(file_format: Any, text: Any, labels: Any, *values: Any) -> tuple[str, str]:
+    link = export_link(
+        ui.view_from(values),
+        file_format=file_format or "csv",
+        text=text or "",
+        labels=as_tuple(labels),
+        topics=current().topics,
+    )
+    return link.href, export_note(link.dropped)
 
 
 def correction_form(labels: list[dict[str, str]]) -> html.Div:

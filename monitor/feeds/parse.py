@@ -6,7 +6,7 @@ import calendar
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import feedparser
 
 from monitor.errors import ParseError
+from monitor.feeds.fastparse import Declined, read_feed
 from monitor.feeds.normalize import (
     canonical_url,
     clean_text,
@@ -76,6 +77,8 @@ class ParsedFeed:
     next_page_url: str | None
     entries: list[ParsedEntry]
     warnings: list[str] = field(default_factory=list)
+    #: which reader produced it: 'fast' (lxml, fastparse.py) or 'feedparser'
+    parser: str = "feedparser"
 
 
 def parse_feed(
@@ -88,21 +91,76 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse and normalise one feed document; raise ParseError if it is no feed.
 
+    The fast reader (fastparse.py) is tried first; a document it declines, or
+    one it fails on, is read by feedparser. Both give the same normalised items.
     A feed that parses despite XML errors is kept, with a warning; an entry that
     cannot be used is skipped, with a warning; neither stops the rest.
     """
+    try:
+        result = read_feed(body, url=url, content_type=content_type)
+        parsed = _build_feed(result, body, fetched_at=fetched_at, feed_language=feed_language)
+        if _passes_checks(parsed):
+            return replace(parsed, parser="fast")
+    except Declined:
+        pass
+    except Exception:  # a fast-path bug must cost speed, never a feed
+        log.warning("fast parse of %s failed; reading it with feedparser", url, exc_info=True)
+    return parse_with_feedparser(
+        body, url=url, fetched_at=fetched_at, content_type=content_type,
+        feed_language=feed_language,
+    )  # fmt: skip
+
+
+def parse_with_feedparser(
+    body: bytes,
+    *,
+    url: str,
+    fetched_at: datetime,
+    content_type: str | None = None,
+    feed_language: str = "",
+) -> ParsedFeed:
+    """parse_feed without the fast path: feedparser reads every document."""
     # Without a Content-Type feedparser would assume ISO-8859-1 and flag the feed;
     # a body with no header is read like application/xml (XML declaration, else UTF-8).
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     result = feedparser.parse(body, response_headers=headers, sanitize_html=True)
-    if not result.get("version") and not result.entries:
+    return _build_feed(result, body, fetched_at=fetched_at, feed_language=feed_language)
+
+
+def parse_fast(
+    body: bytes,
+    *,
+    url: str,
+    fetched_at: datetime,
+    content_type: str | None = None,
+    feed_language: str = "",
+) -> ParsedFeed:
+    """parse_feed through the fast path only; raises Declined where parse_feed would fall back."""
+    result = read_feed(body, url=url, content_type=content_type)
+    parsed = _build_feed(result, body, fetched_at=fetched_at, feed_language=feed_language)
+    if not _passes_checks(parsed):
+        raise Declined("result checks")
+    return replace(parsed, parser="fast")
+
+
+def _passes_checks(parsed: ParsedFeed) -> bool:
+    """What the fast path hands on must be whole: every entry kept and known by GUID or link."""
+    if any(warning.startswith("entry ") for warning in parsed.warnings):
+        return False
+    return all(entry.guid or entry.url for entry in parsed.entries)
+
+
+def _build_feed(
+    result: Any, body: bytes, *, fetched_at: datetime, feed_language: str
+) -> ParsedFeed:
+    if not result.get("version") and not result["entries"]:
         raise ParseError(_not_a_feed(body, result.get("bozo_exception")))
 
-    meta = result.feed
+    meta = result["feed"]
     xml_language = normalize_language(meta.get("language"))
     entries: list[ParsedEntry] = []
     warnings: list[str] = []
-    for position, raw in enumerate(result.entries):
+    for position, raw in enumerate(result["entries"]):
         try:
             entry = _normalise_entry(
                 raw, fetched_at=fetched_at, xml_language=xml_language, feed_language=feed_language
@@ -165,6 +223,11 @@ def _normalise_entry(
     )
     summary_text = html_to_text(summary_html)
     content_text = html_to_text(content_html)
+    # the fast path reads markup unsanitised and hands over cleaned copies to store
+    if "summary_html" in raw:
+        summary_html = clean_text(raw["summary_html"])
+    if "content_html" in raw:
+        content_html = clean_text(raw["content_html"]) if content_html else ""
     if not (title or link or summary_text or content_text):
         raise _SkipEntry("no title, link or text")
 

@@ -1,0 +1,221 @@
+"""This project's fetch cycles against `reader` (lemon24), on the same loopback feeds.
+
+One run: a loopback server in its own process serves `--feeds` URLs whose bodies
+are the real feeds in ../shared/realfeeds/feedjira__feedjira, adds `--latency`
+seconds to every response and answers If-None-Match with 304. At the same
+concurrency it times a first cycle (every feed new) and a second cycle (every
+answer a 304) of this project and of reader (`update_feeds(workers=N,
+scheduled=False)`, in its own process), and prints both beside the latency bound
+and their ratio. Then it measures entries per second of the full ingest path
+(fetch on a zero-latency server, parse, normalise, dedupe, tag, store) against
+feedparser alone parsing the same bytes, and the peak memory of each side.
+
+    .venv/bin/python bench/peer.py [--feeds 500 --latency 0.1 --concurrency 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import feedparser
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fetch_cycle import (
+    REPO,
+    add_feeds,
+    bench_settings,
+    corpus_bodies,
+    feed_server_process,
+    timed_cycle,
+)
+from sqlalchemy import func, select
+
+from monitor.pipeline import parse_pool
+from monitor.store.models import FetchEvent
+from monitor.store.session import make_engine, transaction
+
+RESULTS = REPO / "bench" / "results" / "peer.md"
+
+
+@dataclass
+class Side:
+    first: float
+    second: float
+    peak_mib: float
+    detail: str
+
+
+@contextmanager
+def peak_rss() -> Iterator[list[float]]:
+    """Samples the memory (PSS) of this process and its parse workers; yields [peak MiB].
+
+    The loopback server is a child process too, and is left out.
+    """
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            total = 0
+            pids = [os.getpid()]
+            if parse_pool.cache_info().currsize:
+                pids += list(parse_pool()._processes or {})
+            for pid in pids:
+                with suppress(psutil.Error):
+                    # PSS: pages the forked workers share with the worker count once
+                    total += psutil.Process(pid).memory_full_info().pss
+            peak[0] = max(peak[0], total / 2**20)
+            done.wait(0.1)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+
+
+def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
+    database_url = f"sqlite:///{tmp / 'ours.db'}"
+    settings = bench_settings(database_url, args.concurrency, args.batch_size)
+    add_feeds(settings, urls)
+    with peak_rss() as peak:
+        first = timed_cycle("first", settings)
+        second = timed_cycle("second", settings)
+    r = first.report
+    detail = (
+        f"{r.feeds_ok} ok / {r.feeds_failed} failed, {r.items.new} items new; second cycle "
+        f"{second.report.feeds_unchanged} unchanged"
+    )
+    return Side(first.seconds, second.seconds, peak[0], detail)
+
+
+def reader_cycles(urls: list[str], db_path: str, workers: int, out: Connection) -> None:
+    """reader's two cycles, in their own process so its memory is its own."""
+    from reader import make_reader
+
+    reader = make_reader(db_path)
+    for url in urls:
+        reader.add_feed(url)
+    times = []
+    for _ in range(2):
+        clock = time.perf_counter()
+        reader.update_feeds(workers=workers, scheduled=False)
+        times.append(time.perf_counter() - clock)
+    counts = reader.get_entry_counts()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    out.send((times, counts.total, peak))
+    reader.close()
+
+
+def run_reader(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
+    # spawned, not forked: its peak memory is reader's alone
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    process = context.Process(
+        target=reader_cycles, args=(urls, str(tmp / "reader.sqlite"), args.concurrency, there)
+    )
+    process.start()
+    times, entries, peak = here.recv()
+    process.join()
+    return Side(times[0], times[1], peak, f"{entries} entries stored")
+
+
+def ingest_rate(args: argparse.Namespace, tmp: Path) -> tuple[float, int, float]:
+    """Entries per second through the whole pipeline, the network taken out (no latency)."""
+    with feed_server_process(args.feeds, 0.0) as urls:
+        database_url = f"sqlite:///{tmp / 'ingest.db'}"
+        settings = bench_settings(database_url, args.concurrency, args.batch_size)
+        add_feeds(settings, urls)
+        run = timed_cycle("ingest", settings)
+    engine = make_engine(database_url)
+    with transaction(engine) as session:
+        entries = session.scalar(select(func.sum(FetchEvent.entries_seen))) or 0
+    engine.dispose()
+    return entries / run.seconds, entries, run.seconds
+
+
+def feedparser_rate(count: int) -> tuple[float, int, float]:
+    """Entries per second of feedparser.parse alone, one process, on the same served bodies."""
+    bodies = corpus_bodies()
+    entries = 0
+    clock = time.perf_counter()
+    for i in range(count):
+        result = feedparser.parse(bodies[i % len(bodies)][1], sanitize_html=True)
+        entries += len(result.entries)
+    seconds = time.perf_counter() - clock
+    return entries / seconds, entries, seconds
+
+
+def report(args: argparse.Namespace, ours: Side, peer: Side, rates: list[tuple]) -> list[str]:
+    bound = args.feeds * args.latency / args.concurrency
+    (ours_rate, ours_entries, ours_s), (fp_rate, fp_entries, fp_s) = rates
+    return [
+        "# Peer benchmark: this project against reader",
+        "",
+        f"- run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite both sides)",
+        f"- {args.feeds} feeds on one loopback host, {args.latency * 1000:g} ms added per "
+        f"response, concurrency {args.concurrency} (reader: workers={args.concurrency})",
+        f"- latency bound: {args.feeds} × {args.latency:g} s ÷ {args.concurrency} = {bound:.2f} s",
+        "",
+        "| cycle | this project | reader | reader ÷ ours | ours ÷ bound |",
+        "|---|---|---|---|---|",
+        f"| first (all new) | {ours.first:.2f} s | {peer.first:.2f} s | "
+        f"{peer.first / ours.first:.2f}× | {ours.first / bound:.2f}× |",
+        f"| second (all 304) | {ours.second:.2f} s | {peer.second:.2f} s | "
+        f"{peer.second / ours.second:.2f}× | {ours.second / bound:.2f}× |",
+        "",
+        f"- this project: {ours.detail}; "
+        f"peak memory (PSS, worker + parse processes) {ours.peak_mib:.0f} MiB",
+        f"- reader: {peer.detail}; peak RSS {peer.peak_mib:.0f} MiB",
+        f"- full ingest path (fetch at zero latency, parse, normalise, dedupe, tag, store): "
+        f"{ours_entries} entries in {ours_s:.2f} s = {ours_rate:.0f} entries/s",
+        f"- feedparser.parse alone on the same bodies: {fp_entries} entries in {fp_s:.2f} s = "
+        f"{fp_rate:.0f} entries/s",
+        f"- full ingest path ÷ feedparser alone: {ours_rate / fp_rate:.2f}×",
+        f"- load average when done: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds added per response")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=100, help="feeds claimed at a time")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/results")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        with feed_server_process(args.feeds, args.latency) as urls:
+            ours = run_ours(urls, args, tmp)
+            peer = run_reader(urls, args, tmp)
+        rates = [ingest_rate(args, tmp), feedparser_rate(args.feeds)]
+    text = "\n".join(report(args, ours, peer, rates)) + "\n"
+    print(text, end="")
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
