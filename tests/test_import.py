@@ -186,9 +186,14 @@ def test_good_jsonl_is_stored(engine):
     assert items["Briefing"][1].source_type == "government"
 
 
-def test_reimport_adds_nothing(engine):
+def test_reimport_adds_nothing_and_loads_no_model(engine, monkeypatch):
     settings = make_settings()
     import_file(settings, engine, DATA / "good.csv")
+
+    def refuse(_tagging):
+        raise AssertionError("the model was loaded with nothing new to tag")
+
+    monkeypatch.setattr("monitor.history.importer.load_tagger", refuse)
     again = import_file(settings, engine, DATA / "good.csv")
     assert (again.new, again.already_stored) == (0, 4)
     assert count(engine) == 4

@@ -13,6 +13,7 @@ backfilled story is never stored twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from monitor.store.items import StoreCounts, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import transaction
 from monitor.store.tags import tag_items
+from monitor.tagging.tagger import Tagger
 from monitor.tagging.train import load_tagger
 
 ARCHIVE = "archive"
@@ -142,10 +144,14 @@ class _Backfill:
         self.start = start
         self.report = report
         self.on_page = on_page
-        self.tagger = load_tagger(settings.tagging)
         #: entry keys met in this run: a page repeating them is not a new page
         self.seen_keys: set[str] = set()
         self.visited: set[str] = set()
+
+    @functools.cached_property
+    def tagger(self) -> Tagger:
+        """Loaded for the first new item: a resumed backfill with nothing new never pays for it."""
+        return load_tagger(self.settings.tagging)
 
     async def run(self, transport: httpx.AsyncBaseTransport | None) -> None:
         fetch_settings = self.settings.fetch
@@ -230,7 +236,8 @@ class _Backfill:
                 title_window=timedelta(days=self.settings.dedupe.title_window_days),
                 origin="backfill",
             )
-            tag_items(session, self.tagger, counts.changed_item_ids)
+            if counts.changed_item_ids:
+                tag_items(session, self.tagger, counts.changed_item_ids)
             feed = session.get_one(Feed, start.feed_id)
             feed.backfill_next_url = next_url
             feed.backfill_done = next_url is None

@@ -45,6 +45,7 @@ from monitor.store.items import store_entries
 from monitor.store.models import AnalystLabel, Item, Tag
 from monitor.store.session import transaction
 from monitor.store.tags import tag_items
+from monitor.tagging.tagger import Tagger
 from monitor.tagging.train import load_tagger
 
 FORMATS = ("csv", "jsonl")
@@ -196,7 +197,15 @@ def store_file(
     title_window = timedelta(days=settings.dedupe.title_window_days)
     now = datetime.now(UTC)
     new = already = accepted = 0
-    tagger = load_tagger(settings.tagging)
+    tagger: Tagger | None = None
+
+    def tag(session: Session, item_ids: list[int]) -> None:
+        # the model loads for the first item that needs it: a re-import of known rows never pays
+        nonlocal tagger
+        if item_ids:
+            tagger = tagger or load_tagger(settings.tagging)
+            tag_items(session, tagger, item_ids)
+
     try:
         with transaction(engine) as session:
             untagged: list[int] = []
@@ -231,10 +240,10 @@ def store_file(
                     if not row.tags:
                         untagged.append(counts.changed_item_ids[0])
                 if len(untagged) >= _TAG_BATCH:
-                    tag_items(session, tagger, untagged)
+                    tag(session, untagged)
                     untagged.clear()
             # imported items are tagged in the transaction that stores them, like fetched ones
-            tag_items(session, tagger, untagged)
+            tag(session, untagged)
             if accepted != report.accepted:
                 raise ImportFailed(
                     f"{path}: the file changed while importing; nothing stored, try again"
