@@ -197,19 +197,21 @@ def frame_share_figure(
     if df.empty:
         return empty_figure(f"No items tagged {topic_name or 'with this topic'} in this selection.")
     fig = new_figure()
+    # bands first, lines and shifts over them: nine overlapping bands must not hide a line
+    bands: list[Any] = []
     traces: list[Any] = []
     word = period_word(period)
     for frame, part in df.groupby("frame", sort=True):
         frame = str(frame)
         color, name = legend.color(frame), legend.name(frame)
-        traces.append(
+        bands.append(
             go.Scatter(
                 x=np.concatenate([_arr(part["period_start"]), _arr(part["period_start"])[::-1]]),
                 y=np.concatenate(
                     [100 * _arr(part["share_high"]), 100 * _arr(part["share_low"])[::-1]]
                 ),
                 fill="toself",
-                fillcolor=_rgba(color, 0.15),
+                fillcolor=_rgba(color, 0.08),
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
@@ -278,7 +280,7 @@ def frame_share_figure(
     fig.update_yaxes(
         title_text=f"% of the topic's items per {word}", ticksuffix="%", rangemode="tozero"
     )
-    return _finish(fig, traces, height=480)
+    return _finish(fig, bands + traces, height=480)
 
 
 def _add_events(fig: go.Figure, events: Iterable[KeyEvent]) -> None:
