@@ -215,7 +215,16 @@ def test_create_app_serves_every_page_on_a_flask_server_that_takes_blueprints(sq
     extra.add_url_rule("/ping", "ping", lambda: "pong")
     app.server.register_blueprint(extra)
     client = app.server.test_client()
-    for path in ("/", "/framing", "/changed", "/compare", "/themes", "/items", "/sources"):
+    for path in (
+        "/",
+        "/framing",
+        "/changed",
+        "/compare",
+        "/themes",
+        "/items",
+        "/sources",
+        "/alerts",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.get("/ping").data == b"pong"
 
