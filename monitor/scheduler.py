@@ -1,4 +1,10 @@
-"""The worker: APScheduler runs a fetch cycle every tick until SIGTERM or SIGINT."""
+"""The worker: APScheduler runs a fetch cycle every tick until SIGTERM or SIGINT.
+
+With alert rules configured it also runs the alert cycle every
+`alerts.tick_seconds` (spikes, shifts, due digests, retries), and a fetch cycle
+that stored new items has the immediate alerts it queued delivered at once, so
+a matching item reaches its channels within one fetch interval of being published.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from monitor.alerts.cycle import run_alerts
+from monitor.alerts.sender import deliver_due
 from monitor.config import Settings
 from monitor.pipeline import run_cycle, worker_name
 from monitor.tagging.train import load_tagger
@@ -26,14 +33,31 @@ def run_worker(
     *,
     stop: threading.Event | None = None,
     on_cycle: Callable[[str], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
-    """Block until stopped; in-flight feeds are finished and stored before returning."""
+    """Block until stopped; in-flight feeds are finished and stored before returning.
+
+    `clock` replaces the wall clock in both jobs; a fetch cycle reads it once.
+    """
     stop = stop or threading.Event()
     worker = worker_name()
     tagger = load_tagger(settings.tagging)
+    immediate = any(
+        r.enabled and r.kind == "match" and r.delivery == "immediate" for r in settings.alerts.rules
+    )
+
+    def now() -> datetime | None:
+        return clock() if clock else None
+
+    def deliver() -> None:
+        deliver_due(settings, engine, worker=worker, now=now())
 
     def cycle() -> None:
-        report = run_cycle(settings, engine, worker=worker, stop=stop, tagger=tagger)
+        report = run_cycle(settings, engine, worker=worker, stop=stop, tagger=tagger, now=now())
+        if report.items.new and immediate:
+            # the match alerts this cycle queued go out now, not at the next alert tick,
+            # and in a thread of their own: a slow channel must not hold up fetching
+            scheduler.add_job(deliver, id="alerts-delivery", replace_existing=True)
         if report.feeds_checked:
             log.info("%s", report.summary())
             if on_cycle:
@@ -51,7 +75,7 @@ def run_worker(
     )
     if settings.alerts.rules:
         scheduler.add_job(
-            lambda: run_alerts(settings, engine, worker=worker),
+            lambda: run_alerts(settings, engine, worker=worker, now=now()),
             "interval",
             seconds=settings.alerts.tick_seconds,
             next_run_time=datetime.now(UTC),

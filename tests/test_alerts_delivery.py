@@ -351,6 +351,10 @@ def test_digest_groups_by_topic_and_frame_and_holds_everything_since_the_last(
     # the next digest holds only what came after the first
     with transaction(engine) as session:
         fire(session, rule, kind="match", dedupe_key="item:4", payload=payload(4), now=due)
+    with transaction(engine) as session:  # the Alerts page: sent in the digest, or waiting
+        assert [a.deliveries for a in recent_alerts(session)] == [{"*": "digest"}] + [
+            {"mail": "sent", "hook": "sent"}
+        ] * 3
     next_due = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
     assert queue_due_digests(settings, engine, now=next_due) == 1
     deliver_due(settings, engine, worker="w", now=next_due)

@@ -201,6 +201,41 @@ def test_shift_rule_names_distinctive_terms_and_examples(sqlite_engine, mailbox,
     assert plain.count("Surrender ultimatum") == 3  # three examples
 
 
+def test_shift_in_a_filling_window_waits_for_the_final_look(engine, mailbox, hooks):
+    # 20% of on-topic items carry the frame for four days, then 13 of 30 (43%): p ≈ 0.008
+    rule = {
+        "name": "shift",
+        "kind": "shift",
+        "label": "neutrality_as_capitulation",
+        "window_hours": 24.0,
+        "baseline_windows": 4,
+        "p_value": 0.01,
+        "countries": ["ua"],  # stored as UA
+        "channels": ["hook"],
+    }
+    settings = make_settings(
+        str(engine.url), alerts={"channels": channels(mailbox, hooks), "rules": [rule]}
+    )
+    label = "neutrality_as_capitulation"
+    with transaction(engine) as session:
+        for day in range(1, 5):
+            add_items(session, 6, at=NOW - timedelta(days=day), label=label, positive=True)
+            add_items(session, 24, at=NOW - timedelta(days=day), label=label, positive=False)
+        add_items(session, 13, at=NOW - timedelta(hours=2), label=label, positive=True)
+        add_items(session, 17, at=NOW - timedelta(hours=2), label=label, positive=False)
+    # while the window fills, each tick is one more look: only p < 0.001 fires
+    assert run_alerts(settings, engine, worker="w", now=NOW).events == 0
+    tomorrow = NOW + timedelta(days=1)
+    report = run_alerts(settings, engine, worker="w", now=tomorrow)
+    assert (report.events, report.delivery.sent) == (1, 1)
+    assert run_alerts(settings, engine, worker="w", now=tomorrow + timedelta(hours=1)).events == 0
+    (event,) = hooks.received[0].data["events"]
+    assert event["window_start"] == "2026-11-26T00:00:00+00:00"
+    assert event["headline"] == (
+        "Shift: the share of Neutrality as capitulation rose to 43% from 20%"
+    )
+
+
 def test_cli_lists_rules_sends_a_test_and_runs_a_cycle(tmp_path, mailbox, hooks):
     db = tmp_path / "m.db"
     mail, hook = channels(mailbox, hooks)

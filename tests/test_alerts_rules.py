@@ -15,6 +15,7 @@ from monitor.alerts.rules import (
     distinctive_terms,
     matches,
     next_digest_at,
+    shift_threshold,
     window_bounds,
 )
 from monitor.config import AlertRuleSettings
@@ -143,21 +144,36 @@ def test_spike_detector_power_and_false_alarm_rate_simulated():
     assert false_alarms < 0.05
 
 
-def _shift_rates(p_before, p_after, *, p_value, runs, seed, n=30, windows=8):
-    """Per-window detection rate, and the rate within the first three shifted windows."""
+#: the simulated shift rule: 30 on-topic items per window, as the worker looks at them
+ITEMS, MIN_ITEMS = 30, 20
+
+
+def _window_fires(arrivals, baseline_hits, baseline_total, *, p_value):
+    """One window as the worker sees it: an interim look at each new item, a final look."""
+    hits = 0
+    for seen, carries_frame in enumerate(arrivals, 1):
+        hits += int(carries_frame)
+        level = shift_threshold(p_value, final=seen == len(arrivals))
+        if detect_shift(
+            hits, seen, baseline_hits, baseline_total, p_value=level, min_items=MIN_ITEMS
+        ):
+            return True
+    return False
+
+
+def _shift_alarms(shares, *, p_value, baseline_windows, runs, seed):
+    """Per run, which windows after the first `baseline_windows` raise a shift alert."""
     rng = np.random.default_rng(seed)
-    first = within_three = 0
-    for _ in range(runs):
-        before = rng.binomial(n, p_before, windows).tolist()
-        after = rng.binomial(n, p_after, 3).tolist()
-        hits = [
-            detect_shift(after[i], n, sum(before), n * windows, p_value=p_value, min_items=20)
-            is not None
-            for i in range(3)
-        ]
-        first += hits[0]
-        within_three += any(hits)
-    return first / runs, within_three / runs
+    alarms = np.zeros((runs, len(shares) - baseline_windows), dtype=bool)
+    for run in range(runs):
+        windows = [rng.random(ITEMS) < share for share in shares]
+        hits = [int(w.sum()) for w in windows]
+        for t in range(baseline_windows, len(shares)):
+            baseline_hits = sum(hits[t - baseline_windows : t])
+            alarms[run, t - baseline_windows] = _window_fires(
+                windows[t], baseline_hits, ITEMS * baseline_windows, p_value=p_value
+            )
+    return alarms
 
 
 def test_shift_of_twenty_points_at_thirty_items_per_window_is_detected():
@@ -179,20 +195,37 @@ def test_shift_of_twenty_points_at_thirty_items_per_window_is_detected():
 
 
 def test_shift_detector_power_and_false_alarm_rate_simulated():
+    # a frame's share goes from 20% to 40% at 30 items per window; the baseline rolls on,
+    # so the second and third windows after the change have shifted windows in theirs
     report = []
-    for p_value in (0.01, 0.05):
-        power, power3 = _shift_rates(0.2, 0.4, p_value=p_value, runs=3000, seed=3)
-        false_alarms, _ = _shift_rates(0.3, 0.3, p_value=p_value, runs=4000, seed=4)
-        report.append((p_value, power, power3, false_alarms))
-    print("\nshift 20% → 40%, 30 items per window, baseline 8 windows:")
-    for p_value, power, power3, false_alarms in report:
-        print(
-            f"  p < {p_value}: power {power:.3f} in the first window, {power3:.3f} within three;"
-            f" false alarms {false_alarms:.4f} per window"
+    for p_value, baseline_windows in ((0.01, 8), (0.04, 16)):
+        shifted = _shift_alarms(
+            [0.2] * baseline_windows + [0.4] * 3,
+            p_value=p_value, baseline_windows=baseline_windows, runs=1500, seed=3,
+        )  # fmt: skip
+        power = [float(shifted[:, :k].any(axis=1).mean()) for k in (1, 2, 3)]
+        false_alarms = max(
+            float(
+                _shift_alarms(
+                    [share] * (baseline_windows + 8),
+                    p_value=p_value,
+                    baseline_windows=baseline_windows,
+                    runs=600,
+                    seed=4,
+                ).mean()
+            )
+            for share in (0.2, 0.3, 0.5)
         )
-    (_, power_default, power3_default, alarms_default), (_, power_loose, _, alarms_loose) = report
-    assert power_default > 0.35 and power3_default > 0.7 and power_loose > 0.6
-    assert alarms_default < 0.02 and alarms_loose < 0.06
+        report.append((power, false_alarms))
+        print(
+            f"\nshift 20% → 40%, 30 items per window, p < {p_value}, {baseline_windows} baseline"
+            f" windows: power {power[0]:.3f} in the first window, {power[1]:.3f} within two,"
+            f" {power[2]:.3f} within three; false alarms {false_alarms:.4f} per window"
+        )
+    (strict, strict_alarms), (spent, spent_alarms) = report
+    assert strict[0] > 0.4 and strict[2] > 0.65 and strict_alarms < 0.02
+    # the 5% budget spent: close to the 71% no two-sided test of 30 items can beat (docs/alerts.md)
+    assert spent[0] > 0.6 and spent[1] > 0.8 and spent[2] > 0.9 and spent_alarms < 0.05
 
 
 def test_shift_needs_minimum_counts_on_both_sides():
@@ -206,6 +239,10 @@ def test_distinctive_terms_name_words_new_in_the_latest_window():
     baseline = ["NATO summit ends", "Neutrality debate in Vienna", "Summit communique on NATO"]
     terms = [t for t, _ in distinctive_terms(latest, baseline, top=3)]
     assert "istanbul" in terms and "plan" in terms and "summit" not in terms
+
+
+def test_distinctive_terms_of_a_one_word_vocabulary_are_none():
+    assert distinctive_terms(["Coverage 1", "Coverage 2"], ["Coverage 3"]) == []
 
 
 def test_windows_are_aligned_so_each_fires_once():

@@ -33,11 +33,13 @@ from monitor.alerts.rules import (
     distinctive_terms,
     matches,
     next_digest_at,
+    shift_threshold,
     snippet,
     window_bounds,
 )
 from monitor.alerts.sender import DeliveryReport, deliver_due
 from monitor.config import AlertRuleSettings, Settings
+from monitor.export.query import ItemFilter, filtered
 from monitor.store.models import Item, Source, Tag
 from monitor.store.session import transaction
 
@@ -237,19 +239,18 @@ def window_population(
     session: Session, settings: Settings, rule: AlertRuleSettings, since: datetime, until: datetime
 ) -> list[Loaded]:
     """Items published in [since, until) that pass the rule's filters."""
-    query = (
+    sources = ItemFilter(
+        publishers=rule.publishers,
+        source_types=rule.source_types,
+        countries=tuple(c.upper() for c in rule.countries),
+        languages=tuple(lang.lower() for lang in rule.languages),
+    )
+    query = filtered(
         select(Item.id)
         .join(Source, Source.id == Item.source_id)
-        .where(Item.published_at >= since, Item.published_at < until)
+        .where(Item.published_at >= since, Item.published_at < until),
+        sources,
     )
-    if rule.publishers:
-        query = query.where(Source.name.in_(rule.publishers))
-    if rule.source_types:
-        query = query.where(Source.source_type.in_(rule.source_types))
-    if rule.countries:
-        query = query.where(Source.country.in_(rule.countries))
-    if rule.languages:
-        query = query.where(Item.language.in_(rule.languages))
     ids = list(session.scalars(query).all())
     return [x for x in load_candidates(session, settings, ids) if matches(rule, x.candidate)]
 
@@ -266,17 +267,56 @@ def _on_topic(loaded: Loaded) -> bool:
 def evaluate_window_rule(
     session: Session, settings: Settings, rule: AlertRuleSettings, *, now: datetime
 ) -> int:
-    """Compare the current window (so far) with the previous `baseline_windows` windows."""
-    bounds = window_bounds(now, rule.window_hours, rule.baseline_windows)
-    current_start = bounds[-1]
-    population = window_population(session, settings, rule, bounds[0], now + timedelta(seconds=1))
-    names = {x.id: x.name for x in (*settings.tagging.topics, *settings.tagging.frames)}
-    label_name = names.get(rule.label, rule.label)
+    """Test the window that closed last, then the current window so far.
+
+    The closed window gets the final look, with the items that arrived after it
+    closed; the current one interim looks, one per tick while it fills (see
+    `shift_threshold`). Both fire under the window's own key, so once at most.
+    """
+    starts = window_bounds(now, rule.window_hours, rule.baseline_windows + 1)
+    edges = [*starts, starts[-1] + timedelta(hours=rule.window_hours)]
+    population = window_population(session, settings, rule, edges[0], now + timedelta(seconds=1))
     if rule.kind == "shift":
         population = [x for x in population if _on_topic(x)]
-    latest = [x for x in population if x.published_at >= current_start]
-    baseline = [x for x in population if x.published_at < current_start]
+    fired = 0
+    for end, final in ((len(edges) - 2, True), (len(edges) - 1, False)):
+        payload = window_alert(
+            settings,
+            rule,
+            population,
+            edges[end - rule.baseline_windows - 1 : end + 1],
+            final=final,
+        )
+        if payload is not None:
+            fired += fire(
+                session,
+                rule,
+                kind=rule.kind,
+                dedupe_key=f"{rule.label}:{payload['window_start']}",
+                payload=payload,
+                now=now,
+            )
+    return fired
+
+
+def window_alert(
+    settings: Settings,
+    rule: AlertRuleSettings,
+    population: Sequence[Loaded],
+    bounds: Sequence[datetime],
+    *,
+    final: bool,
+) -> dict[str, Any] | None:
+    """The alert for the window [bounds[-2], bounds[-1]) against the windows before it, if any.
+
+    `bounds`: the starts of the baseline windows, then the tested window's start and end.
+    """
+    start, end = bounds[-2], bounds[-1]
+    baseline = [x for x in population if bounds[0] <= x.published_at < start]
+    latest = [x for x in population if start <= x.published_at < end]
     latest_hits = [x for x in latest if _has(x, rule.label, rule.min_score)]
+    names = {x.id: x.name for x in (*settings.tagging.topics, *settings.tagging.frames)}
+    label_name = names.get(rule.label, rule.label)
     examples = [
         {k: x.payload[k] for k in ("title", "publisher", "published_at", "url")}
         for x in sorted(latest_hits, key=lambda x: -x.candidate.labels[rule.label].score)[
@@ -286,7 +326,7 @@ def evaluate_window_rule(
     window = {
         "label": rule.label,
         "label_name": label_name,
-        "window_start": current_start.isoformat(),
+        "window_start": start.isoformat(),
         "window_hours": rule.window_hours,
         "examples": examples,
     }
@@ -294,17 +334,20 @@ def evaluate_window_rule(
         counts = [0] * rule.baseline_windows
         for x in baseline:
             if _has(x, rule.label, rule.min_score):
-                index = next(i for i in range(len(bounds) - 1) if x.published_at < bounds[i + 1])
+                index = next(i for i in range(len(bounds) - 2) if x.published_at < bounds[i + 1])
                 counts[index] += 1
         spike = detect_spike(counts, len(latest_hits), k=rule.k, min_count=rule.min_count)
         if spike is None:
-            return 0
-        payload = {
+            return None
+        return {
             **window,
             "type": "spike",
-            "headline": f"Spike: {label_name}, {spike.latest} items in the current window",
+            "headline": (
+                f"Spike: {label_name}, {spike.latest} items in the "
+                f"{rule.window_hours:g} h from {start:%Y-%m-%d %H:%M} UTC"
+            ),
             "detail": (
-                f"{spike.latest} items since {current_start:%Y-%m-%d %H:%M} UTC against "
+                f"{spike.latest} items in the window from {start:%Y-%m-%d %H:%M} UTC against "
                 f"{spike.mean:.1f} ± {spike.sigma:.1f} per {rule.window_hours:g} h over the "
                 f"previous {rule.baseline_windows} windows (threshold {spike.threshold:.1f})"
             ),
@@ -313,48 +356,39 @@ def evaluate_window_rule(
             "sigma": round(spike.sigma, 2),
             "threshold": round(spike.threshold, 2),
         }
-    else:
-        baseline_hits = [x for x in baseline if _has(x, rule.label, rule.min_score)]
-        shift = detect_shift(
-            len(latest_hits),
-            len(latest),
-            len(baseline_hits),
-            len(baseline),
-            p_value=rule.p_value,
-            min_items=rule.min_items,
-        )
-        if shift is None:
-            return 0
-        terms = distinctive_terms(
-            [x.candidate.title for x in latest_hits], [x.candidate.title for x in baseline]
-        )
-        payload = {
-            **window,
-            "type": "shift",
-            "headline": (
-                f"Shift: the share of {label_name} {shift.direction} to "
-                f"{shift.latest_share:.0%} from {shift.baseline_share:.0%}"
-            ),
-            "detail": (
-                f"{len(latest_hits)} of {len(latest)} on-topic items since "
-                f"{current_start:%Y-%m-%d %H:%M} UTC against {len(baseline_hits)} of "
-                f"{len(baseline)} in the previous {rule.baseline_windows} windows "
-                f"(z = {shift.z:.2f}, p = {shift.p_value:.4f})"
-            ),
-            "latest_share": round(shift.latest_share, 4),
-            "baseline_share": round(shift.baseline_share, 4),
-            "z": round(shift.z, 3),
-            "p_value": shift.p_value,
-            "terms": terms,
-        }
-    return fire(
-        session,
-        rule,
-        kind=rule.kind,
-        dedupe_key=f"{rule.label}:{current_start.isoformat()}",
-        payload=payload,
-        now=now,
+    baseline_hits = [x for x in baseline if _has(x, rule.label, rule.min_score)]
+    shift = detect_shift(
+        len(latest_hits),
+        len(latest),
+        len(baseline_hits),
+        len(baseline),
+        p_value=shift_threshold(rule.p_value, final=final),
+        min_items=rule.min_items,
     )
+    if shift is None:
+        return None
+    terms = distinctive_terms(
+        [x.candidate.title for x in latest_hits], [x.candidate.title for x in baseline]
+    )
+    return {
+        **window,
+        "type": "shift",
+        "headline": (
+            f"Shift: the share of {label_name} {shift.direction} to "
+            f"{shift.latest_share:.0%} from {shift.baseline_share:.0%}"
+        ),
+        "detail": (
+            f"{len(latest_hits)} of {len(latest)} on-topic items in the window from "
+            f"{start:%Y-%m-%d %H:%M} UTC against {len(baseline_hits)} of "
+            f"{len(baseline)} in the previous {rule.baseline_windows} windows "
+            f"(z = {shift.z:.2f}, p = {shift.p_value:.4f})"
+        ),
+        "latest_share": round(shift.latest_share, 4),
+        "baseline_share": round(shift.baseline_share, 4),
+        "z": round(shift.z, 3),
+        "p_value": shift.p_value,
+        "terms": terms,
+    }
 
 
 # --- digests --------------------------------------------------------------------------------

@@ -292,7 +292,8 @@ class RecentAlert:
     created_at: datetime
     headline: str
     url: str
-    #: per channel: 'sent', 'pending', 'failed' ('digest' while waiting for one)
+    #: per channel: 'sent', 'pending', 'failed' ('digest' while waiting for one);
+    #: an event that went out in a digest shows the digest's
     deliveries: dict[str, str]
 
 
@@ -310,6 +311,21 @@ def recent_alerts(session: Session, *, limit: int = 100) -> list[RecentAlert]:
     ):
         if event_id is not None:
             deliveries.setdefault(event_id, {})[channel] = status
+    # a digest's messages carry no event id: they are the rule's messages queued
+    # in the transaction that marked its events queued, at that same moment
+    digested: dict[tuple[str, datetime | None], dict[str, str]] = {}
+    waiting = [e for e in events if e.queued_at and e.id not in deliveries]
+    if waiting:
+        for rule, created_at, channel, status in session.execute(
+            select(
+                AlertOutbox.rule, AlertOutbox.created_at, AlertOutbox.channel, AlertOutbox.status
+            ).where(
+                AlertOutbox.event_id.is_(None),
+                AlertOutbox.rule.in_({e.rule for e in waiting}),
+                AlertOutbox.created_at.in_({e.queued_at for e in waiting}),
+            )
+        ):
+            digested.setdefault((rule, created_at), {})[channel] = status
     return [
         RecentAlert(
             event_id=e.id,
@@ -318,7 +334,9 @@ def recent_alerts(session: Session, *, limit: int = 100) -> list[RecentAlert]:
             created_at=e.created_at,
             headline=str(e.payload.get("title") or e.payload.get("headline") or ""),
             url=str(e.payload.get("url") or ""),
-            deliveries=deliveries.get(e.id, {} if e.queued_at else {"*": "digest"}),
+            deliveries=deliveries.get(e.id)
+            or digested.get((e.rule, e.queued_at))
+            or ({} if e.queued_at else {"*": "digest"}),
         )
         for e in events
     ]
