@@ -186,6 +186,8 @@ class AlertRuleSettings:
     #: shift: two-proportion test below this p-value, with at least min_items per side
     p_value: float = 0.01
     min_items: int = 20
+    #: shift: 'both', or 'rise' / 'fall' for a one-sided test that watches one direction
+    direction: str = "both"
 
 
 @dataclass(frozen=True)
@@ -417,6 +419,7 @@ def _check_tagging(tagging: TaggingSettings, source: str) -> None:
 
 ALERT_KINDS = ("match", "spike", "shift")
 ALERT_DELIVERIES = ("immediate", "hourly", "daily")
+SHIFT_DIRECTIONS = ("both", "rise", "fall")
 CHANNEL_TYPES = ("email", "webhook", "apprise")
 SMTP_SECURITY = ("starttls", "ssl", "none")
 
@@ -491,6 +494,12 @@ def _check_alerts(settings: Settings, source: str) -> None:
                 parse_query(rule.query)
             except QueryError as exc:
                 raise ConfigError(f"{source}: '{key}.query': {exc}") from None
+        for source_type in rule.source_types:
+            if source_type not in SOURCE_TYPES:
+                raise ConfigError(
+                    f"{source}: '{key}.source_types' must be among {', '.join(SOURCE_TYPES)}, "
+                    f"not {source_type!r}"
+                )
         filters = (rule.topics, rule.frames, rule.query, rule.publishers, rule.source_types)
         if rule.kind == "match" and not any(filters) and not rule.countries and not rule.languages:
             raise ConfigError(f"{source}: '{key}' is a match rule without any filter")
@@ -505,3 +514,7 @@ def _check_alerts(settings: Settings, source: str) -> None:
                 )
             if not 0 < rule.p_value < 1:
                 raise ConfigError(f"{source}: '{key}.p_value' must be in (0, 1)")
+            if rule.direction not in SHIFT_DIRECTIONS:
+                raise ConfigError(
+                    f"{source}: '{key}.direction' must be one of {', '.join(SHIFT_DIRECTIONS)}"
+                )

@@ -148,20 +148,26 @@ def test_spike_detector_power_and_false_alarm_rate_simulated():
 ITEMS, MIN_ITEMS = 30, 20
 
 
-def _window_fires(arrivals, baseline_hits, baseline_total, *, p_value):
+def _window_fires(arrivals, baseline_hits, baseline_total, *, p_value, direction):
     """One window as the worker sees it: an interim look at each new item, a final look."""
     hits = 0
     for seen, carries_frame in enumerate(arrivals, 1):
         hits += int(carries_frame)
         level = shift_threshold(p_value, final=seen == len(arrivals))
         if detect_shift(
-            hits, seen, baseline_hits, baseline_total, p_value=level, min_items=MIN_ITEMS
+            hits,
+            seen,
+            baseline_hits,
+            baseline_total,
+            p_value=level,
+            min_items=MIN_ITEMS,
+            direction=direction,
         ):
             return True
     return False
 
 
-def _shift_alarms(shares, *, p_value, baseline_windows, runs, seed):
+def _shift_alarms(shares, *, p_value, baseline_windows, runs, seed, direction="both"):
     """Per run, which windows after the first `baseline_windows` raise a shift alert."""
     rng = np.random.default_rng(seed)
     alarms = np.zeros((runs, len(shares) - baseline_windows), dtype=bool)
@@ -171,7 +177,11 @@ def _shift_alarms(shares, *, p_value, baseline_windows, runs, seed):
         for t in range(baseline_windows, len(shares)):
             baseline_hits = sum(hits[t - baseline_windows : t])
             alarms[run, t - baseline_windows] = _window_fires(
-                windows[t], baseline_hits, ITEMS * baseline_windows, p_value=p_value
+                windows[t],
+                baseline_hits,
+                ITEMS * baseline_windows,
+                p_value=p_value,
+                direction=direction,
             )
     return alarms
 
@@ -198,10 +208,15 @@ def test_shift_detector_power_and_false_alarm_rate_simulated():
     # a frame's share goes from 20% to 40% at 30 items per window; the baseline rolls on,
     # so the second and third windows after the change have shifted windows in theirs
     report = []
-    for p_value, baseline_windows in ((0.01, 8), (0.04, 16)):
+    for p_value, baseline_windows, direction in (
+        (0.01, 8, "both"),
+        (0.04, 16, "both"),
+        (0.04, 16, "rise"),
+    ):
         shifted = _shift_alarms(
             [0.2] * baseline_windows + [0.4] * 3,
             p_value=p_value, baseline_windows=baseline_windows, runs=1500, seed=3,
+            direction=direction,
         )  # fmt: skip
         power = [float(shifted[:, :k].any(axis=1).mean()) for k in (1, 2, 3)]
         false_alarms = max(
@@ -212,20 +227,34 @@ def test_shift_detector_power_and_false_alarm_rate_simulated():
                     baseline_windows=baseline_windows,
                     runs=600,
                     seed=4,
+                    direction=direction,
                 ).mean()
             )
             for share in (0.2, 0.3, 0.5)
         )
         report.append((power, false_alarms))
         print(
-            f"\nshift 20% → 40%, 30 items per window, p < {p_value}, {baseline_windows} baseline"
+            f"\nshift 20% → 40%, 30 items per window, p < {p_value} ({direction}), "
+            f"{baseline_windows} baseline"
             f" windows: power {power[0]:.3f} in the first window, {power[1]:.3f} within two,"
             f" {power[2]:.3f} within three; false alarms {false_alarms:.4f} per window"
         )
-    (strict, strict_alarms), (spent, spent_alarms) = report
+    (strict, strict_alarms), (spent, spent_alarms), (rise, rise_alarms) = report
     assert strict[0] > 0.4 and strict[2] > 0.65 and strict_alarms < 0.02
     # the 5% budget spent: close to the 71% no two-sided test of 30 items can beat (docs/alerts.md)
     assert spent[0] > 0.6 and spent[1] > 0.8 and spent[2] > 0.9 and spent_alarms < 0.05
+    # watching one direction only buys first-window power at the same budget
+    assert rise[0] > 0.72 and rise[0] > spent[0] and rise_alarms < 0.05
+
+
+def test_a_one_sided_shift_rule_halves_the_p_value_and_ignores_the_other_direction():
+    both = detect_shift(12, 30, 48, 240, p_value=0.5, min_items=20)
+    rise = detect_shift(12, 30, 48, 240, p_value=0.5, min_items=20, direction="rise")
+    assert both is not None and rise is not None
+    assert rise.p_value == pytest.approx(both.p_value / 2)
+    assert detect_shift(12, 30, 48, 240, p_value=0.5, min_items=20, direction="fall") is None
+    fell = detect_shift(2, 30, 48, 240, p_value=0.05, min_items=20, direction="fall")
+    assert fell is not None and fell.direction == "fell"
 
 
 def test_shift_needs_minimum_counts_on_both_sides():
@@ -296,6 +325,14 @@ CHANNEL = {"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
             "HH:MM",
         ),
         ({"kind": "alarm", "channels": ["hook"]}, "must be one of match, spike, shift"),
+        (
+            {"kind": "shift", "channels": ["hook"], "label": "sovereign_choice", "direction": "up"},
+            "'alerts.rules[0].direction' must be one of both, rise, fall",
+        ),
+        (
+            {"kind": "match", "channels": ["hook"], "source_types": ["goverment"]},
+            "not 'goverment'",
+        ),
     ],
 )
 def test_alert_rules_are_validated_when_the_config_loads(rule_values, message):

@@ -364,6 +364,7 @@ def window_alert(
         len(baseline),
         p_value=shift_threshold(rule.p_value, final=final),
         min_items=rule.min_items,
+        direction=rule.direction,
     )
     if shift is None:
         return None

@@ -124,15 +124,22 @@ def detect_shift(
     *,
     p_value: float,
     min_items: int,
+    direction: str = "both",
 ) -> Shift | None:
     """A shift when the frame's share differs from the baseline's at the p-value level.
 
     Both windows need `min_items` items: shares of a handful of items swing by
-    chance far more than any threshold can absorb.
+    chance far more than any threshold can absorb. With `direction` 'rise' or
+    'fall' the test is one-sided: an editor who only cares about a frame growing
+    gets more power at the same false-alarm rate, and no alert when it shrinks.
     """
     if latest_total < min_items or baseline_total < min_items:
         return None
     z, p = two_proportion_test(latest_hits, latest_total, baseline_hits, baseline_total)
+    if direction != "both":
+        if (z > 0) != (direction == "rise"):
+            return None
+        p /= 2
     if p >= p_value:
         return None
     return Shift(
