@@ -418,7 +418,7 @@ FILTER_CASES = [
     ({"topics": ["nato_membership"]}, {0, 3}),
     ({"topics": ["neutrality", "security_guarantees"]}, {1, 2}),
     ({"frames": ["guarantees_as_alternative"]}, {2}),
-    ({"topics": ["nato_membership"], "frames": ["sovereign_choice"]}, {0}),
+    ({"topics": ["nato_membership"], "frames": ["sovereign_choice"]}, {0, 3}),
     ({"min_score": 0.5}, {0, 1, 2, 3}),
     ({"topics": ["neutrality"], "min_score": 0.5}, {1}),
     ({"publishers": ["Wire 50%"]}, {2, 4, 5}),

@@ -70,3 +70,33 @@ def test_hits_carry_field_offsets_and_field_weight():
 
 def test_word_boundaries_prevent_partial_matches():
     assert labels({"title": "A NATO rejoinder to critics"}, "en") == set()
+
+
+def test_a_phrase_counts_inside_a_longer_phrase_of_another_label():
+    rules = RuleSet(
+        [
+            Rule("uk.path", "nato_membership", ("незворотн* шлях*",), language="uk"),
+            Rule("uk.irreversible", "sovereign_choice", ("незворотн*",), language="uk"),
+        ]
+    )
+    hits = rules.match({"title": "Незворотний шлях України до Альянсу"}, "uk")
+    assert {(h.label, h.text) for h in hits} == {
+        ("nato_membership", "Незворотний шлях"),
+        ("sovereign_choice", "Незворотний"),
+    }
+
+
+def test_an_exclusion_starting_at_the_same_word_cancels_the_phrase():
+    rules = RuleSet(
+        [
+            Rule(
+                "en.non_aligned",
+                "neutrality",
+                ("non-aligned",),
+                language="en",
+                exclude=("Non-Aligned Movement",),
+            )
+        ]
+    )
+    assert rules.match({"title": "Summit of the Non-Aligned Movement opens"}, "en") == []
+    assert len(rules.match({"title": "A non-aligned Ukraine?"}, "en")) == 1

@@ -1,7 +1,10 @@
 """The tagger: codebook contract, evaluation, deterministic training, stored tags, retagging."""
 
+import hashlib
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -15,13 +18,14 @@ from monitor.store.session import transaction
 from monitor.store.tags import corrections_as_labeled, tag_items
 from monitor.tagging.contract import tag_stream
 from monitor.tagging.dataset import load_labeled, split_of
-from monitor.tagging.tagger import Tagger
+from monitor.tagging.tagger import Tagger, TagInput
 from monitor.tagging.train import load_tagger, train_tagger
 from tests.conftest import REPO
 
 SETTINGS = load_settings(REPO / "config.toml")
 TOPICS = [t.id for t in SETTINGS.tagging.topics]
 FRAMES = [f.id for f in SETTINGS.tagging.frames]
+LANGUAGES = ("de", "en", "fr", "pl", "ru", "uk")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +89,10 @@ def test_tag_command_rejects_a_bad_line_with_its_number(tmp_path):
 def test_eval_reports_per_label_micro_macro_and_per_language(tmp_path):
     gold = tmp_path / "gold.jsonl"
     with gold.open("w") as handle:
-        for item in load_labeled()[::17][:60]:
+        labeled = load_labeled()
+        for item in [
+            i for lang in LANGUAGES for i in [j for j in labeled if j.language == lang][:10]
+        ]:
             handle.write(
                 json.dumps(
                     {
@@ -103,7 +110,7 @@ def test_eval_reports_per_label_micro_macro_and_per_language(tmp_path):
     assert set(report["topics"]["labels"]) == set(TOPICS)
     assert {"precision", "recall", "f1", "support"} <= set(report["topics"]["micro"])
     assert "macro_f1" in report["frames"]
-    assert set(report["languages"]) == {"de", "en", "fr", "pl", "ru", "uk"}
+    assert set(report["languages"]) == set(LANGUAGES)
     text = run_cli("eval", "--gold", str(gold))
     assert "micro average" in text.output and "macro F1" in text.output
 
@@ -118,6 +125,33 @@ def test_training_is_deterministic_and_never_sees_the_test_split():
     held_out = sum(1 for i in items if split_of(i.id) == "test")
     assert first.metadata["items"]["test"] == held_out > 0
     assert first.metadata["items"]["development"] + held_out == len(items)
+
+
+def small_model_digest():
+    items = [i for i in load_labeled() if i.language in ("fr", "pl")]
+    return hashlib.sha256(train_tagger(SETTINGS.tagging, items, folds=2).model_bytes).hexdigest()
+
+
+def test_training_in_another_process_gives_the_same_artifact():
+    script = "from tests.test_tagging import small_model_digest; print(small_model_digest())"
+    other = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert other.stdout.strip() == small_model_digest()
+
+
+def test_with_no_frame_past_its_threshold_the_nearest_wins_over_the_residual():
+    strict = Tagger(SETTINGS.tagging, thresholds={"sovereign_choice": 0.95})
+    near_miss, plain = strict.tag_many(
+        [
+            TagInput("Ukraine's right to choose: the door remains open to NATO", language="en"),
+            TagInput("Sweden joins NATO", language="en"),
+        ]
+    )
+    assert 0 < near_miss.frames["sovereign_choice"] < 0.95
+    assert near_miss.frame_labels == ["sovereign_choice"]
+    assert plain.topic_labels == ["nato_membership"]
+    assert plain.frame_labels == ["factual_report"]
 
 
 def test_changing_a_rule_changes_the_tagger_version(tagger):

@@ -6,6 +6,7 @@ multilingual: character n-grams carry the stems of inflected languages.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,40 @@ def _classifier(seed: int) -> OneVsRestClassifier:
     )
 
 
+def _interned(value: Any, done: dict[int, tuple[Any, Any]]) -> Any:
+    """`value` with every string in it interned, so that equal strings are one object.
+
+    `done` maps id(original) to (original, result): holding the original keeps its
+    id from being reused by a temporary object.
+    """
+    if isinstance(value, str):
+        return sys.intern(value)
+    if id(value) in done:
+        return done[id(value)][1]
+    result = value
+    if isinstance(value, dict):
+        done[id(value)] = (value, value)
+        items = [(_interned(k, done), _interned(v, done)) for k, v in value.items()]
+        value.clear()
+        value.update(items)
+    elif isinstance(value, list):
+        done[id(value)] = (value, value)
+        value[:] = [_interned(v, done) for v in value]
+    elif isinstance(value, tuple):
+        result = tuple(_interned(v, done) for v in value)
+    elif isinstance(value, np.ndarray) and value.dtype == object:
+        for index, item in np.ndenumerate(value):
+            value[index] = _interned(item, done)
+    elif type(value).__module__.startswith(("sklearn.", "monitor.")) and hasattr(
+        value, "__dict__"
+    ):
+        done[id(value)] = (value, value)
+        attributes = dict(vars(value))
+        value.__dict__ = _interned(attributes, done)
+    done[id(value)] = (value, result)
+    return result
+
+
 @dataclass
 class TextModel:
     vectorizer: FeatureUnion
@@ -76,22 +111,49 @@ class TextModel:
     frame_classifier: OneVsRestClassifier
     feature_names: np.ndarray[Any, Any]
 
+    def make_canonical(self) -> None:
+        """Make the pickled bytes depend on the fitted model alone, not on the process.
+
+        scikit-learn caches id(stop_words), a memory address, on every transform.
+        And pickle writes a string once per object, so two equal strings are written
+        once or twice depending on whether they happen to be one object — which
+        depends on what the process did before (CPython shares attribute-name
+        strings among instances of a class, including unpickled ones). Interning
+        every string makes equal strings one object.
+        """
+        for _name, part in self.vectorizer.transformer_list:
+            vars(part).pop("_stop_words_id", None)
+        _interned(self, {})
+
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return sparse.csr_matrix(self.vectorizer.transform(texts))
 
-    def probabilities(self, features: sparse.csr_matrix) -> tuple[np.ndarray[Any, Any], ...]:
-        """(topic probabilities, frame probabilities), one row per item."""
-        return (
-            _positive_probabilities(self.topic_classifier, features, len(self.topics)),
-            _positive_probabilities(self.frame_classifier, features, len(self.frames)),
-        )
+    def label_probabilities(
+        self, features: sparse.csr_matrix, labels: Sequence[str]
+    ) -> np.ndarray[Any, Any]:
+        """One row per item, one column per label; 0 for a label the model never learned."""
+        columns = np.zeros((features.shape[0], len(labels)))
+        for classifier, known in (
+            (self.topic_classifier, self.topics),
+            (self.frame_classifier, self.frames),
+        ):
+            wanted = [(k, known.index(label)) for k, label in enumerate(labels) if label in known]
+            if wanted and features.shape[0]:
+                probabilities = classifier.predict_proba(features)
+                for k, index in wanted:
+                    columns[:, k] = probabilities[:, index]
+        return columns
 
     def strongest_features(
-        self, features: sparse.csr_matrix, row: int, family: str, label_index: int, k: int = 3
+        self, features: sparse.csr_matrix, row: int, label: str, k: int = 3
     ) -> list[tuple[str, float]]:
         """The item's features that pushed this label up most (weight × value)."""
-        classifier = self.topic_classifier if family == "topic" else self.frame_classifier
-        estimator = classifier.estimators_[label_index]
+        if label in self.topics:
+            estimator = self.topic_classifier.estimators_[self.topics.index(label)]
+        elif label in self.frames:
+            estimator = self.frame_classifier.estimators_[self.frames.index(label)]
+        else:
+            return []
         coef = getattr(estimator, "coef_", None)
         if coef is None:  # a label without positive examples: a constant predictor
             return []
@@ -104,14 +166,6 @@ class TextModel:
             for i in order
             if contributions[i] > 0
         ]
-
-
-def _positive_probabilities(
-    classifier: OneVsRestClassifier, features: sparse.csr_matrix, width: int
-) -> np.ndarray[Any, Any]:
-    if features.shape[0] == 0:
-        return np.zeros((0, width))
-    return np.asarray(classifier.predict_proba(features), dtype=float)
 
 
 def train_model(

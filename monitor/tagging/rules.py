@@ -8,9 +8,10 @@ with word boundaries.
 All phrases of a language (rule phrases, proximity partners and exclusions)
 are compiled into one index keyed by their first word (exact words in a dict,
 stems by prefix), and each field is read in one left-to-right pass over its
-words: the matcher never loops over rules or phrases per item. At each word
-the longest phrase wins and consumes its words, so an exclusion such as
-"carbon neutrality" is found before the bare "neutrality" of a topic rule.
+words: the matcher never loops over rules or phrases per item. Every phrase
+starting at a word counts, and the longest consumes its words, so an exclusion
+such as "carbon neutrality" hides the bare "neutrality" of a topic rule, while a
+frame's "irreversible" still counts inside a topic's "irreversible path".
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ANY_LANGUAGE = "*"
 EXCLUSION_WINDOW = 3
 _WORD = re.compile(r"\w+")
 _FLEXIBLE_GAP = re.compile(r"[\s\-–—]+")
+#: bounds the per-language word cache of the matcher
+_MAX_CACHED_WORDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class _Language:
     as_phrase: dict[int, list[Rule]] = field(default_factory=dict)
     as_near: dict[int, list[Rule]] = field(default_factory=dict)
     excluding: dict[int, list[Rule]] = field(default_factory=dict)
+    #: word -> phrases that may start at it; feed vocabulary repeats, so most words hit
+    starting_at: dict[str, tuple[_Phrase, ...]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -173,7 +178,7 @@ def _field_hits(compiled: _Language, field_name: str, text: str) -> list[RuleHit
 def _closest(match: _Match, partners: list[_Match], window: int) -> _Match | None:
     best, best_gap = None, window + 1
     for partner in partners:
-        if partner.start == match.start:
+        if partner is match:
             continue
         gap = max(partner.word_start - match.word_end, match.word_start - partner.word_end)
         if gap <= window and gap < best_gap:
@@ -214,64 +219,71 @@ def _parse_phrase(term: int, phrase: str) -> _Phrase | None:
 
 
 def _gap(before: str, after: str, *, between_words: bool) -> re.Pattern[str]:
-    def literal(text: str) -> str:
-        return "".join("['’]" if ch in "'’" else re.escape(ch) for ch in text)
-
+    """Any run of spaces and dashes between words, and inside a word split only by
+    dashes ("5-like"); other punctuation as written, either apostrophe for one."""
     if not between_words and _FLEXIBLE_GAP.fullmatch(before):
-        return _FLEXIBLE_GAP
+        before, between_words = "", True
     middle = _FLEXIBLE_GAP.pattern if between_words else ""
-    if not before and not after and between_words:
-        return _FLEXIBLE_GAP
-    return re.compile(literal(before) + middle + literal(after))
+    return re.compile(_literal(before) + middle + _literal(after))
+
+
+def _literal(text: str) -> str:
+    return "".join("['’]" if ch in "'’" else re.escape(ch) for ch in text)
 
 
 def _scan(compiled: _Language, text: str) -> list[_Match]:
-    """Phrase matches in one pass: at each word the longest span wins and consumes its
-    words; every phrase matching exactly that span counts (a stem and a longer stem
-    can both describe one word)."""
+    """Phrase matches in one pass: every phrase that starts at a word counts, with its own
+    span, and the scan then moves past the longest, whose words are consumed."""
     words = list(_WORD.finditer(text))
     folded = [w.group().casefold() for w in words]
     matches: list[_Match] = []
     position = 0
     while position < len(words):
-        last_word = -1
-        terms: set[int] = set()
+        found = set()
         for phrase in _candidates(compiled, folded[position]):
             last = _match_from(phrase, position, words, folded, text)
-            if last is None or last < last_word:
-                continue
-            if last > last_word:
-                last_word, terms = last, set()
-            terms.add(phrase.term)
-        if not terms:
+            if last is not None:
+                found.add((last, phrase.term))
+        if not found:
             position += 1
             continue
-        start, end = words[position].start(), words[last_word].end()
-        matches.extend(_Match(t, start, end, position, last_word) for t in sorted(terms))
-        position = last_word + 1
+        start = words[position].start()
+        matches.extend(
+            _Match(term, start, words[last].end(), position, last) for last, term in sorted(found)
+        )
+        position = max(last for last, _term in found) + 1
     return matches
 
 
-def _candidates(compiled: _Language, word: str) -> Iterable[_Phrase]:
-    yield from compiled.exact.get(word, ())
-    for length in compiled.stem_lengths:
-        if length > len(word):
-            break
-        yield from compiled.by_stem.get(word[:length], ())
+def _candidates(compiled: _Language, word: str) -> tuple[_Phrase, ...]:
+    found = compiled.starting_at.get(word)
+    if found is None:
+        found = tuple(compiled.exact.get(word, ())) + tuple(
+            phrase
+            for length in compiled.stem_lengths
+            if length <= len(word)
+            for phrase in compiled.by_stem.get(word[:length], ())
+        )
+        if len(compiled.starting_at) >= _MAX_CACHED_WORDS:
+            compiled.starting_at.clear()
+        compiled.starting_at[word] = found
+    return found
 
 
 def _match_from(
     phrase: _Phrase, position: int, words: list[re.Match[str]], folded: list[str], text: str
 ) -> int | None:
-    """Index of the phrase's last word if it matches from `position`, else None."""
-    if position + len(phrase.tokens) > len(words):
+    """Index of the phrase's last word if it matches from `position`, else None.
+
+    The first word matched already: the phrase was found by it."""
+    last = position + len(phrase.tokens) - 1
+    if last >= len(words):
         return None
-    for k, (token, stem) in enumerate(zip(phrase.tokens, phrase.stems, strict=True)):
-        word = folded[position + k]
-        if not (word.startswith(token) if stem else word == token):
+    for k in range(1, len(phrase.tokens)):
+        word, token = folded[position + k], phrase.tokens[k]
+        if not (word.startswith(token) if phrase.stems[k] else word == token):
             return None
-        if k:
-            gap = text[words[position + k - 1].end() : words[position + k].start()]
-            if not phrase.gaps[k - 1].fullmatch(gap):
-                return None
-    return position + len(phrase.tokens) - 1
+        gap = text[words[position + k - 1].end() : words[position + k].start()]
+        if not phrase.gaps[k - 1].fullmatch(gap):
+            return None
+    return last

@@ -3,7 +3,7 @@
 The combined score is a noisy-OR, 1 − (1 − trust·rule)(1 − model): a strong rule
 hit or a confident model each suffices, and agreement raises the score. Each
 label's rule trust (how far its rules are believed over the model) and its
-threshold are chosen on the validation split when the model is trained.
+threshold are chosen by cross-validation when the model is trained.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from scipy import sparse
+
 from monitor.config import TaggingSettings
 from monitor.feeds.parse import detect_language
 from monitor.tagging.model import TextModel, model_text
@@ -21,6 +24,8 @@ from monitor.tagging.rules import Rule, RuleHit, RuleSet
 
 #: the threshold of a label when no model has been trained for it
 DEFAULT_THRESHOLD = 0.5
+
+Matrix = np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,23 @@ def rules_from_settings(tagging: TaggingSettings) -> RuleSet:
     )  # fmt: skip
 
 
+def combine(rule_scores: Matrix, model_scores: Matrix, rule_trust: Matrix | float) -> Matrix:
+    """The noisy-OR of trusted rule scores and model probabilities, label by label."""
+    combined: Matrix = np.round(1 - (1 - rule_scores * rule_trust) * (1 - model_scores), 4)
+    return combined
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Rule hits and model output for a batch, before rule trust and thresholds."""
+
+    hits: list[list[RuleHit]]
+    #: one row per item, one column per label (topics, then frames)
+    rule: Matrix
+    model: Matrix
+    features: sparse.csr_matrix | None
+
+
 @dataclass
 class Tagger:
     tagging: TaggingSettings
@@ -81,6 +103,9 @@ class Tagger:
         self.rules = rules_from_settings(self.tagging)
         self.topic_ids = [t.id for t in self.tagging.topics]
         self.frame_ids = [f.id for f in self.tagging.frames]
+        self.labels = self.topic_ids + self.frame_ids
+        self._trust = np.array([self.rule_trust.get(label, 1.0) for label in self.labels])
+        self._thresholds = np.array([self.threshold(label) for label in self.labels])
         self.version = self._version()
 
     def _version(self) -> str:
@@ -103,46 +128,61 @@ class Tagger:
 
     def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
         """Tag a batch: the model vectorises the whole batch at once."""
-        languages = [item.language or detect_language(f"{item.title}\n{item.summary}") or ""
-                     for item in items]  # fmt: skip
-        model_scores = self._model_scores(items)
-        results = []
-        for row, (item, language) in enumerate(zip(items, languages, strict=True)):
-            fields = {"title": item.title, "summary": item.summary, "content": item.content}
-            hits = self.rules.match(fields, language)
-            results.append(self._result(row, hits, model_scores, language))
-        return results
+        languages = [language_of(item) for item in items]
+        scores = self.score(items, languages)
+        combined = combine(scores.rule, scores.model, self._trust)
+        passed = combined >= self._thresholds
+        return [
+            self._result(row, combined[row].tolist(), passed[row].tolist(), scores, language)
+            for row, language in enumerate(languages)
+        ]
 
-    def _model_scores(self, items: Sequence[TagInput]) -> dict[str, Any] | None:
+    def score(self, items: Sequence[TagInput], languages: Sequence[str]) -> ItemScores:
+        """Every label's rule score and model probability for each item."""
+        hits = [
+            self.rules.match(
+                {"title": item.title, "summary": item.summary, "content": item.content}, language
+            )
+            for item, language in zip(items, languages, strict=True)
+        ]
+        rule = np.zeros((len(items), len(self.labels)))
+        column = {label: k for k, label in enumerate(self.labels)}
+        for row, item_hits in enumerate(hits):
+            for label, value in self.rules.scores(item_hits).items():
+                if label in column:
+                    rule[row, column[label]] = value
         if self.model is None or not items:
-            return None
-        texts = [model_text(i.title, i.summary, i.content) for i in items]
-        features = self.model.features(texts)
-        topic_p, frame_p = self.model.probabilities(features)
-        return {"features": features, "topic": topic_p, "frame": frame_p}
+            return ItemScores(hits, rule, np.zeros_like(rule), None)
+        features = self.model.features([model_text(i.title, i.summary, i.content) for i in items])
+        return ItemScores(
+            hits, rule, self.model.label_probabilities(features, self.labels), features
+        )
 
     def _result(
         self,
         row: int,
-        hits: list[RuleHit],
-        model_scores: dict[str, Any] | None,
+        combined: list[float],
+        passed: list[bool],
+        scores: ItemScores,
         language: str,
     ) -> TagResult:
-        rule_scores = self.rules.scores(hits)
-        topics = self._combine("topic", self.topic_ids, rule_scores, model_scores, row)
-        frames = self._combine("frame", self.frame_ids, rule_scores, model_scores, row)
-        topic_labels = [t for t in self.topic_ids if topics[t] >= self.threshold(t)]
+        topic_count = len(self.topic_ids)
+        topic_labels = [t for t, ok in zip(self.topic_ids, passed[:topic_count], strict=True) if ok]
+        frames = dict(zip(self.frame_ids, combined[topic_count:], strict=True))
         frame_labels: list[str] = []
         if topic_labels:
             residual = self.tagging.residual_frame
+            frame_passed = passed[topic_count:]
             frame_labels = [
-                f for f in self.frame_ids if f != residual and frames[f] >= self.threshold(f)
+                f
+                for f, ok in zip(self.frame_ids, frame_passed, strict=True)
+                if ok and f != residual
             ]
-            if not frame_labels and residual in frames:
-                frame_labels = [residual]
-        evidence = self._evidence(topic_labels + frame_labels, hits, model_scores, row)
+            if not frame_labels and residual in self.frame_ids:
+                frame_labels = [self._nearest_frame(frames, residual)]
+        evidence = self._evidence(topic_labels + frame_labels, scores, row)
         return TagResult(
-            topics=topics,
+            topics=dict(zip(self.topic_ids, combined[:topic_count], strict=True)),
             topic_labels=topic_labels,
             frames=frames,
             frame_labels=frame_labels,
@@ -151,52 +191,28 @@ class Tagger:
             tagger_version=self.version,
         )
 
-    def _combine(
-        self,
-        family: str,
-        labels: list[str],
-        rule_scores: dict[str, float],
-        model_scores: dict[str, Any] | None,
-        row: int,
-    ) -> dict[str, float]:
-        model_ids = self._model_labels(family)
-        combined = {}
-        for label in labels:
-            rule = rule_scores.get(label, 0.0) * self.rule_trust.get(label, 1.0)
-            model = 0.0
-            if model_scores is not None and label in model_ids:
-                model = float(model_scores[family][row][model_ids.index(label)])
-            combined[label] = round(1 - (1 - rule) * (1 - model), 4)
-        return combined
+    def _nearest_frame(self, frames: dict[str, float], residual: str) -> str:
+        """When no frame passes its threshold, the one that came nearest, relative to its
+        threshold: the residual frame, unless another frame's score says more."""
+        return max(self.frame_ids, key=lambda f: (frames[f] / self.threshold(f), f == residual))
 
-    def _model_labels(self, family: str) -> list[str]:
-        if self.model is None:
-            return []
-        return self.model.topics if family == "topic" else self.model.frames
-
-    def _evidence(
-        self,
-        labels: list[str],
-        hits: list[RuleHit],
-        model_scores: dict[str, Any] | None,
-        row: int,
-    ) -> list[dict[str, Any]]:
+    def _evidence(self, labels: list[str], scores: ItemScores, row: int) -> list[dict[str, Any]]:
         evidence: list[dict[str, Any]] = []
         for label in labels:
             label_hits = sorted(
-                (h for h in hits if h.label == label), key=lambda h: (-h.score, h.start)
+                (h for h in scores.hits[row] if h.label == label), key=lambda h: (-h.score, h.start)
             )
             for hit in label_hits[:3]:
                 evidence.append(
                     {"label": label, "kind": "rule", "rule": hit.rule, "text": hit.text,
                      "field": hit.field, "start": hit.start, "end": hit.end}
                 )  # fmt: skip
-            family = "topic" if label in self.topic_ids else "frame"
-            model_ids = self._model_labels(family)
-            if model_scores is not None and self.model is not None and label in model_ids:
-                features = self.model.strongest_features(
-                    model_scores["features"], row, family, model_ids.index(label)
-                )
+            if scores.features is not None and self.model is not None:
+                features = self.model.strongest_features(scores.features, row, label)
                 if features:
                     evidence.append({"label": label, "kind": "model", "features": features})
         return evidence
+
+
+def language_of(item: TagInput) -> str:
+    return item.language or detect_language(f"{item.title}\n{item.summary}") or ""

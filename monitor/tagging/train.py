@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+from threadpoolctl import threadpool_limits
 
 from monitor.config import TaggingSettings
 from monitor.errors import InputError
 from monitor.tagging.dataset import LabeledItem, data_hash, split_of
 from monitor.tagging.evaluate import evaluate
 from monitor.tagging.model import TextModel, model_text, train_model
-from monitor.tagging.tagger import Tagger, TagInput, TagResult
+from monitor.tagging.tagger import Matrix, Tagger, TagInput, combine, language_of
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = "tagger.joblib"
@@ -61,9 +63,14 @@ def train_tagger(
         raise InputError("no labeled items to train on")
     topics = [t.id for t in tagging.topics]
     frames = [f.id for f in tagging.frames]
-    out_of_fold = _out_of_fold_results(tagging, development, corrections, folds, seed)
-    trust, thresholds = calibrate(out_of_fold, development, topics, frames)
-    model = _fit(development + list(corrections), topics, frames, seed)
+    # the fits are small: BLAS and OpenMP worker threads cost more than they save,
+    # many times over on a busy machine
+    with threadpool_limits(limits=1):
+        rule_scores, model_scores = _out_of_fold_scores(
+            tagging, development, corrections, folds, seed
+        )
+        trust, thresholds = calibrate(rule_scores, model_scores, development, topics, frames)
+        model = _fit(development + list(corrections), topics, frames, seed)
     model_bytes = _dump(model)
     model_id = hashlib.sha256(model_bytes).hexdigest()
     month = max((i.published for i in development if i.published), default="")[:7]
@@ -114,86 +121,77 @@ def fold_of(item_id: str, folds: int) -> int:
     return int(hashlib.sha256(f"fold:{item_id}".encode()).hexdigest()[:8], 16) % folds
 
 
-def _out_of_fold_results(
+def _out_of_fold_scores(
     tagging: TaggingSettings,
     development: list[LabeledItem],
     corrections: Sequence[LabeledItem],
     folds: int,
     seed: int,
-) -> dict[float, list[TagResult]]:
-    """For each rule trust, every development item tagged by a model that never saw it."""
-    topics = [t.id for t in tagging.topics]
-    frames = [f.id for f in tagging.frames]
-    labels = topics + frames
-    results: dict[float, list[TagResult | None]] = {
-        t: [None] * len(development) for t in _TRUST_GRID
-    }
-    assignment = [fold_of(item.id, folds) for item in development]
+) -> tuple[Matrix, Matrix]:
+    """Rule scores and model probabilities of every development item, each
+    probability from a model that never saw the item; columns are topics, then frames.
+
+    Rules do not depend on the fold, so they are matched once; each fold's model
+    scores its held-out items once, whatever rule trust is tried later.
+    """
+    rules_only = Tagger(tagging)
+    inputs = [_input(item) for item in development]
+    scores = rules_only.score(inputs, [language_of(i) for i in inputs])
+    model_scores = np.zeros_like(scores.rule)
+    assignment = np.array([fold_of(item.id, folds) for item in development])
     for fold in range(folds):
-        held = [k for k, f in enumerate(assignment) if f == fold]
+        held = np.flatnonzero(assignment == fold)
         fitted_on = [item for k, item in enumerate(development) if assignment[k] != fold]
-        if not held or not fitted_on:
+        if not held.size or not fitted_on:
             continue
-        model = _fit(fitted_on + list(corrections), topics, frames, seed)
-        inputs = [_input(development[k]) for k in held]
-        for trust in _TRUST_GRID:
-            tagged = Tagger(tagging, model, rule_trust=dict.fromkeys(labels, trust)).tag_many(
-                inputs
-            )
-            for k, result in zip(held, tagged, strict=True):
-                results[trust][k] = result
-    return {trust: [r for r in rows if r is not None] for trust, rows in results.items()}
+        model = _fit(
+            fitted_on + list(corrections), rules_only.topic_ids, rules_only.frame_ids, seed
+        )
+        held_items = [development[k] for k in held]
+        features = model.features([model_text(i.title, i.summary, i.content) for i in held_items])
+        model_scores[held] = model.label_probabilities(features, rules_only.labels)
+    return scores.rule, model_scores
 
 
 def calibrate(
-    results_by_trust: dict[float, list[TagResult]],
+    rule_scores: Matrix,
+    model_scores: Matrix,
     items: Sequence[LabeledItem],
     topics: list[str],
     frames: list[str],
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Per label, the rule trust and threshold with the best F1 on these results.
+    """Per label, the rule trust and threshold with the best F1 on these scores.
 
-    Ties go to more rule trust and to a threshold nearer 0.5.
+    Frames are judged on on-topic items only, where they apply. Ties go to more
+    rule trust and to a threshold nearer 0.5.
     """
-    on_topic = [k for k, item in enumerate(items) if item.topic_labels]
+    on_topic = np.array([bool(item.topic_labels) for item in items])
     trusts: dict[str, float] = {}
     thresholds: dict[str, float] = {}
-    for family, labels, rows in (
-        ("topics", topics, list(range(len(items)))),
-        ("frames", frames, on_topic),
-    ):
-        for label in labels:
-            gold = [label in _gold(items[r], family) for r in rows]
-            if not any(gold):
-                continue
-            best = max(
-                (
-                    _f1(
-                        [
-                            (getattr(results[r], family)[label], g)
-                            for r, g in zip(rows, gold, strict=True)
-                        ],
-                        t,
-                    ),
-                    trust,
-                    -abs(t - 0.5),
-                    t,
-                )
-                for trust, results in results_by_trust.items()
-                for t in _THRESHOLD_GRID
-            )
-            trusts[label], thresholds[label] = best[1], best[3]
+    for column, label in enumerate(topics + frames):
+        is_frame = label in frames
+        rows = on_topic if is_frame else np.ones(len(items), dtype=bool)
+        gold = np.array(
+            [label in (item.frame_labels if is_frame else item.topic_labels) for item in items]
+        )[rows]
+        if not gold.any():
+            continue
+        candidates = []
+        for trust in _TRUST_GRID:
+            combined = combine(rule_scores[rows, column], model_scores[rows, column], trust)
+            candidates += [
+                (_f1(combined, gold, t), trust, -abs(t - 0.5), t) for t in _THRESHOLD_GRID
+            ]
+        best = max(candidates)
+        trusts[label], thresholds[label] = best[1], best[3]
     return trusts, thresholds
 
 
-def _gold(item: LabeledItem, family: str) -> tuple[str, ...]:
-    return item.topic_labels if family == "topics" else item.frame_labels
-
-
-def _f1(scored: list[tuple[float, bool]], threshold: float) -> float:
-    tp = sum(1 for s, g in scored if s >= threshold and g)
-    fp = sum(1 for s, g in scored if s >= threshold and not g)
-    fn = sum(1 for s, g in scored if s < threshold and g)
+def _f1(scores: Matrix, gold: Matrix, threshold: float) -> float:
+    predicted = scores >= threshold
+    tp = int(np.sum(predicted & gold))
+    fp = int(np.sum(predicted & ~gold))
+    fn = int(np.sum(~predicted & gold))
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
@@ -212,6 +210,7 @@ def _input(item: LabeledItem) -> TagInput:
 
 
 def _dump(model: TextModel) -> bytes:
+    model.make_canonical()
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
     return buffer.getvalue()
