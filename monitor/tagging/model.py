@@ -92,9 +92,7 @@ def _interned(value: Any, done: dict[int, tuple[Any, Any]]) -> Any:
     elif isinstance(value, np.ndarray) and value.dtype == object:
         for index, item in np.ndenumerate(value):
             value[index] = _interned(item, done)
-    elif type(value).__module__.startswith(("sklearn.", "monitor.")) and hasattr(
-        value, "__dict__"
-    ):
+    elif type(value).__module__.startswith(("sklearn.", "monitor.")) and hasattr(value, "__dict__"):
         done[id(value)] = (value, value)
         attributes = dict(vars(value))
         value.__dict__ = _interned(attributes, done)
