@@ -1,12 +1,13 @@
-"""Benchmark: export N tagged items to Parquet and to CSV; items per second and peak memory.
+"""Benchmark: export N tagged items to Parquet, CSV and JSONL; items per second, peak memory.
 
-    .venv/bin/python bench/export.py [--items 1000000] [--keep DIR]
+    .venv/bin/python bench/export.py [--items 1000000] [--keep DIR] [--formats parquet,csv,jsonl]
 
 Builds a temporary SQLite database at the current schema, fills it with bulk
 inserts (items spread over 60 feeds and three years, every item tagged for
-every topic and frame, one in fifty with an analyst correction), then runs each
-export in a child process and reads that child's peak resident memory
-(ru_maxrss from wait4), so the figure is the export's own, not the generator's.
+every topic and frame, one in fifty with an analyst correction), or reuses the
+one in --keep DIR, then runs each export in a child process and reads that
+child's peak resident memory (ru_maxrss from wait4), so the figure is the
+export's own, not the generator's.
 Writes bench/results/export.md.
 """
 
@@ -24,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -135,26 +137,67 @@ def child(db_path: Path, file_format: str, output: Path) -> None:
     print(json.dumps({"rows": result.rows}))
 
 
-def measure(db_path: Path, file_format: str, output: Path) -> dict[str, float]:
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory now (VmRSS), None once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def measure(db_path: Path, file_format: str, output: Path) -> dict[str, Any]:
+    """Run one export in a child: its peak RSS from wait4, its RSS twice a second meanwhile."""
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, __file__, "--child", str(db_path), file_format, str(output)],
         stdout=subprocess.PIPE,
     )
+    samples = []
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if (rss := rss_mb(process.pid)) is not None:
+            samples.append(rss)
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
     assert process.stdout is not None
     out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"export to {file_format} failed")
     rows = json.loads(out)["rows"]
+    # RSS at the end of each tenth of the run: the rows go by at a steady rate,
+    # so flat figures mean memory does not grow with the number of rows
+    n = len(samples)
+    tenths = [samples[min(n - 1, n * k // 10)] for k in range(1, 11)] if samples else []
     return {
         "rows": rows,
         "seconds": elapsed,
         "items_per_second": rows / elapsed,
+        # CPU time says more than wall time on a shared machine
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
+        "rss_by_tenth_mb": tenths,
         "file_mb": output.stat().st_size / 1e6,
+        "load": (load_before, os.getloadavg()[0]),
     }
+
+
+def stored_items(db_path: Path) -> int:
+    if not db_path.exists():
+        return 0
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
 
 
 def main() -> None:
@@ -163,50 +206,75 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, help="keep the database and files in this directory")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the database and files in this directory; a database there with "
+        "--items items is reused instead of generated again",
+    )
+    parser.add_argument("--formats", default="parquet,csv,jsonl", help="comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         db_path = folder / "bench.db"
-        db_path.unlink(missing_ok=True)
-        generated = generate(db_path, args.items)
-        print(f"generated {args.items:,} items in {generated:.1f} s "
-              f"({db_path.stat().st_size / 1e6:.0f} MB database)")  # fmt: skip
+        generated = None
+        if stored_items(db_path) != args.items:
+            db_path.unlink(missing_ok=True)
+            generated = generate(db_path, args.items)
+        print(f"{args.items:,} items, {db_path.stat().st_size / 1e6:,.0f} MB database "
+              + (f"generated in {generated:.0f} s" if generated else "reused"))  # fmt: skip
         results = {}
-        for file_format in ("parquet", "csv"):
+        for file_format in args.formats.split(","):
             results[file_format] = measure(db_path, file_format, folder / f"items.{file_format}")
             r = results[file_format]
             print(f"{file_format}: {r['rows']:,} rows in {r['seconds']:.1f} s = "
-                  f"{r['items_per_second']:,.0f} items/s, peak RSS {r['peak_rss_mb']:.0f} MB, "
-                  f"file {r['file_mb']:.0f} MB")  # fmt: skip
+                  f"{r['items_per_second']:,.0f} items/s, {r['cpu_seconds']:.0f} CPU s, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB, "
+                  f"file {r['file_mb']:.0f} MB, "
+                  f"load {r['load'][0]:.1f} → {r['load'][1]:.1f}")  # fmt: skip
     write_results(args.items, generated, results)
 
 
-def write_results(items: int, generated: float, results: dict[str, dict[str, float]]) -> None:
+def write_results(items: int, generated: float | None, results: dict[str, dict[str, Any]]) -> None:
     lines = [
         "# Export benchmark",
         "",
-        "`.venv/bin/python bench/export.py --items N`: a temporary SQLite database with N",
-        "items, each tagged for every topic and frame (12 tag rows per item), one in fifty",
+        "`.venv/bin/python bench/export.py --items N [--keep DIR]`: a SQLite database with",
+        "N items, each tagged for every topic and frame (12 tag rows per item), one in fifty",
         "with an analyst correction; each export runs in its own child process, whose",
-        "peak resident memory is read with wait4 (ru_maxrss). Times include the child's",
-        "start-up (imports, about 1 s). No --with-content.",
+        "peak resident memory is read with wait4 (ru_maxrss) and whose RSS is sampled twice",
+        "a second. Times include the child's start-up (imports, about 1 s); CPU s is the",
+        "child's user + system time, which other jobs on the machine do not inflate as they",
+        "do the wall time. No --with-content.",
         "",
-        f"- items: {items:,} (database generated in {generated:.0f} s)",
+        f"- items: {items:,}"
+        + (f" (database generated in {generated:.0f} s)" if generated else " (database reused)"),
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {platform.system()}",
         f"- date: {datetime.now(UTC).date().isoformat()}",
         "",
-        f"| format | rows | seconds | items/s | peak RSS (MB) | file (MB) | under {TARGET_MB} MB |",
-        "|---|---|---|---|---|---|---|",
+        f"| format | rows | seconds | items/s | CPU s | items per CPU s | peak RSS (MB) "
+        f"| file (MB) | under {TARGET_MB} MB | load average (start → end) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         ok = "yes" if r["peak_rss_mb"] < TARGET_MB else "NO"
         lines.append(
             f"| {name} | {r['rows']:,.0f} | {r['seconds']:.1f} | {r['items_per_second']:,.0f} "
-            f"| {r['peak_rss_mb']:.0f} | {r['file_mb']:.0f} | {ok} |"
+            f"| {r['cpu_seconds']:.0f} | {r['rows'] / r['cpu_seconds']:,.0f} "
+            f"| {r['peak_rss_mb']:.0f} | {r['file_mb']:.0f} | {ok} "
+            f"| {r['load'][0]:.1f} → {r['load'][1]:.1f} |"
         )
+    lines += [
+        "",
+        "RSS (MB) at the end of each tenth of the run:",
+        "",
+        "| format | " + " | ".join(f"{k}0%" for k in range(1, 11)) + " |",
+        "|---|" + "---|" * 10,
+    ]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.0f}" for v in r["rss_by_tenth_mb"]) + " |")
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")
 

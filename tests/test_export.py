@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 
 import pandas as pd
@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+import monitor.export.dataset as dataset
 import monitor.export.writers as writers
 from monitor.cli import cli
 from monitor.config import FeedSettings
 from monitor.export import export_dataset, make_filter, read_session
 from monitor.export.datasheet import config_sha256
-from monitor.export.query import item_rows
-from monitor.export.writers import Column, CsvWriter, columns_for, neutralise
+from monitor.export.query import iso_utc, item_rows
+from monitor.export.writers import Column, CsvWriter, columns_for, iso_texts, neutralise
 from monitor.history.importer import row_to_entry, validate_row
 from monitor.store.feeds import add_feed, get_or_create_source
 from monitor.store.items import store_entries
@@ -329,7 +330,7 @@ def test_csv_cells_that_start_like_a_formula_get_a_leading_quote(cell, written):
     assert neutralise(cell) == written
     out = io.BytesIO()
     writer = CsvWriter(out, [Column("title", pa.string(), "")])
-    writer.write({"title": cell})
+    writer.write({"title": [cell]})
     writer.close()
     rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
     assert rows[1] == [written]
@@ -367,6 +368,38 @@ def test_the_same_data_and_query_give_a_byte_identical_file(db, tmp_path, fmt, m
         assert pq.ParquetFile(first.path).num_row_groups == 1  # two items match
         everything = export(db, tmp_path, "all.parquet")
         assert pq.ParquetFile(everything.path).num_row_groups == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_the_file_does_not_depend_on_how_many_rows_are_written_at_a_time(
+    db, tmp_path, fmt, monkeypatch
+):
+    monkeypatch.setattr(writers, "ROW_GROUP_ROWS", 3)
+    whole = export(db, tmp_path, f"whole.{fmt}")
+    monkeypatch.setattr(dataset, "BATCH_ROWS", 2)  # batches straddle the row groups
+    batched = export(db, tmp_path, f"batched.{fmt}")
+    assert batched.path.read_bytes() == whole.path.read_bytes()
+    if fmt == "parquet":
+        meta = pq.read_metadata(batched.path)
+        assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [3, 3, 1]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 1, 2, 9, 0, tzinfo=UTC),
+        datetime(2024, 3, 2, 9, 30, 0, 123456, tzinfo=UTC),
+        datetime(2024, 6, 1, 2, 15, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2024, 6, 1, 2, 15, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ],
+)
+def test_timestamp_columns_are_utc_in_every_format(moment):
+    assert iso_texts([moment, None]) == [iso_utc(moment), None]
+    out = io.BytesIO()
+    writer = writers.ParquetWriter(out, [Column("published", pa.timestamp("us", tz="UTC"), "")])
+    writer.write({"published": [moment, None]})
+    writer.close()
+    assert pq.read_table(out).column("published").to_pylist() == [moment.astimezone(UTC), None]
 
 
 def test_the_datasheet_records_query_counts_versions_codebook_hashes_and_columns(db, tmp_path):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.export.datasheet import build_datasheet, write_datasheet
 from monitor.export.query import ItemFilter, iso_utc, item_rows
-from monitor.export.writers import FORMATS, columns_for, open_writer, row_values
+from monitor.export.writers import FORMATS, column_values, columns_for, open_writer
 from monitor.store.session import current_revision
+
+#: items converted and written at a time: enough to amortise the per-batch work, little memory
+BATCH_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,11 @@ def export_dataset(
     try:
         with read_session(engine) as session, partial.open("wb") as out:
             writer = open_writer(file_format, out, columns, raw=raw)
-            for row in item_rows(session, selection, with_content=with_content):
-                versions.update(tag.tagger_version for tag in row.tags.values())
-                writer.write(row_values(row, columns, label_ids))
-                rows += 1
+            matching = item_rows(session, selection, with_content=with_content)
+            while batch := list(islice(matching, BATCH_ROWS)):
+                versions.update({tag.tagger_version for row in batch for tag in row.tags.values()})
+                writer.write(column_values(batch, columns, label_ids))
+                rows += len(batch)
             writer.close()
         os.replace(partial, path)
     finally:
