@@ -121,10 +121,10 @@ def export_link(
 ) -> ExportLink:
     """The /api/v1/export URL for the items the Items page shows, in the API's parameter names.
 
-    The page wants every search word and every label; the API matches one substring
-    and any of several topics (and any of several frames). So the search goes along
-    only as one word, and labels only as at most one topic plus one frame; otherwise
-    they are left out and named in `dropped`, rather than exporting other items.
+    The page and the API search alike (every word, whole words). The page wants every
+    label, the API any of several topics (and any of several frames), so labels go
+    along only as at most one topic plus one frame; otherwise they are left out and
+    named in `dropped`, rather than exporting other items.
     """
     formats = [f for f, _ in EXPORT_FORMATS]
     pairs: list[tuple[str, str]] = [("format", choice(file_format, formats, "csv"))]
@@ -140,11 +140,8 @@ def export_link(
     ):
         pairs += [(api_name, v) for v in values]
     dropped: list[str] = []
-    words = text.split()
-    if len(words) == 1:
-        pairs.append(("query", words[0]))
-    elif words:
-        dropped.append("search with several words")
+    if text.strip():
+        pairs.append(("query", text.strip()))
     chosen_topics = [label for label in labels if label in topics]
     chosen_frames = [label for label in labels if label not in topics]
     if len(chosen_topics) <= 1 and len(chosen_frames) <= 1:

@@ -1,11 +1,12 @@
 """Read queries for the dashboard: SQL aggregation that returns small DataFrames.
 
 Every function takes an Engine and a ViewFilter and lets the database group and
-count; no function loads all items. Periods are bucketed by UTC day (SQLite) or
-by the period itself (PostgreSQL) in SQL and rolled up to ISO weeks or calendar
-months here, so both backends give the same table. The one exception to
-aggregation is `text_sample`, which returns a bounded sample of titles and
-summaries for term counting (see its docstring).
+count; no function loads all items. The time series and group comparisons sum
+`item_counts` (items per UTC day, source, language, topic and frame, kept by
+triggers; see docs/dashboard-data.md) into ISO weeks or calendar months in SQL,
+so both backends give the same table. The one exception to aggregation is
+`text_sample`, which returns a bounded sample of titles and summaries for term
+counting (see its docstring).
 """
 
 from __future__ import annotations
@@ -17,24 +18,38 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Engine,
+    Integer,
     Select,
-    and_,
+    cast,
+    exists,
     func,
-    literal,
     literal_column,
-    or_,
     select,
 )
-from sqlalchemy.orm import aliased
 
 from dashboards.filters import ViewFilter
-from monitor.store.models import AnalystLabel, Feed, Item, ItemTheme, Source, Tag, Theme, ThemeCount
+from monitor.store.models import (
+    ALL_SOURCES,
+    AnalystLabel,
+    Feed,
+    Item,
+    ItemCount,
+    ItemTheme,
+    Source,
+    Tag,
+    Theme,
+    ThemeCount,
+)
+from monitor.store.search import has_many_matches, text_matches
 from monitor.store.session import transaction
 
 GROUPINGS = ("source_type", "country", "publisher", "language")
 #: how much of a summary the term sample reads (titles are read whole)
 SAMPLE_SUMMARY_CHARS = 1000
+#: matches from which a search walks items newest first instead of sorting its matches
+MANY_MATCHES = 10_000
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -44,18 +59,6 @@ def _frame(engine: Engine, statement: Any, columns: list[str]) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(statement).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
-
-
-def _bucket(engine: Engine, period: str) -> ColumnElement[str]:
-    """A text expression naming each item's day (SQLite) or period start (PostgreSQL)."""
-    col = Item.published_at
-    if engine.dialect.name == "sqlite":
-        # SQLite stores 'YYYY-MM-DD HH:MM:SS…' in UTC: slicing the text is cheapest
-        if period == "month":
-            return func.substr(col, 1, 7) + literal("-01")
-        return func.substr(col, 1, 10)
-    utc = func.timezone("UTC", col)
-    return func.to_char(func.date_trunc(period, utc), "YYYY-MM-DD")
 
 
 def period_start(days: pd.Series, period: str) -> pd.Series:
@@ -73,7 +76,7 @@ def period_end(start: date, period: str) -> date:
 
 
 def _rollup(df: pd.DataFrame, period: str, keys: list[str], values: list[str]) -> pd.DataFrame:
-    """Sum day buckets into periods."""
+    """Sum day or period buckets ('YYYY-MM-DD') into periods."""
     if df.empty:
         return pd.DataFrame(columns=["period_start", *keys, *values])
     df = df.assign(period_start=period_start(df["bucket"], period)).drop(columns="bucket")
@@ -92,48 +95,81 @@ def _filtered(query: Select[Any], view: ViewFilter) -> Select[Any]:
         query = query.where(Item.published_at < _utc(view.end + timedelta(days=1)))
     if view.languages:
         query = query.where(Item.language.in_(view.languages))
-    sources = []
-    if view.source_types:
-        sources.append(Source.source_type.in_(view.source_types))
-    if view.countries:
-        sources.append(Source.country.in_(view.countries))
-    if view.publishers:
-        sources.append(Source.name.in_(view.publishers))
-    if sources:
-        query = query.where(Item.source_id.in_(select(Source.id).where(*sources)))
+    sources = _sources(view)
+    if sources is not None:
+        query = query.where(Item.source_id.in_(sources))
     return query
 
 
-def _positive(label: str) -> Select[Any]:
-    return select(Tag.item_id).where(Tag.label == label, Tag.is_positive.is_(True))
+def _sources(view: ViewFilter) -> Select[Any] | None:
+    """The ids of the sources the filter keeps, or None for all."""
+    conditions = []
+    if view.source_types:
+        conditions.append(Source.source_type.in_(view.source_types))
+    if view.countries:
+        conditions.append(Source.country.in_(view.countries))
+    if view.publishers:
+        conditions.append(Source.name.in_(view.publishers))
+    return select(Source.id).where(*conditions) if conditions else None
 
 
-def _topic_tags(topics: Sequence[str] | None) -> ColumnElement[bool]:
-    """Positive topic tags; naming the topics lets the (label, is_positive) index serve."""
-    if topics:
-        return and_(Tag.label.in_(list(topics)), Tag.is_positive.is_(True))
-    return and_(Tag.kind == "topic", Tag.is_positive.is_(True))
+#: items in a group of item_counts rows (decrements can leave rows at 0)
+_ITEMS = func.sum(ItemCount.items)
 
 
-def _any_topic(topics: Sequence[str] | None = None) -> Select[Any]:
-    return select(Tag.item_id).where(_topic_tags(topics))
+def _period(engine: Engine, period: str) -> ColumnElement[Any]:
+    """The first day ('YYYY-MM-DD') of each item_counts row's week or month.
 
-
-def _tag_first(tag_item_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """Join items to tags, tags driving: '+ 0' keeps SQLite from scanning all items first.
-
-    The positive tags of one label are few and found through their index; walking
-    all items and probing tags for each is what SQLite's planner would otherwise do.
+    Grouping by period in SQL, not by day, keeps the rows fetched few: a day
+    per frame and group over years would be hundreds of thousands.
     """
-    return Item.id == tag_item_id + literal_column("0")
+    if engine.dialect.name != "sqlite":
+        midnight = cast(ItemCount.day, DateTime)  # without a time zone: no session offset
+        return func.to_char(func.date_trunc(period, midnight), "YYYY-MM-DD")
+    if period == "month":
+        return func.substr(ItemCount.day, 1, 8) + "01"
+    # julian day numbers: (n + 1) % 7 counts the days since Monday
+    number = cast(func.julianday(ItemCount.day), Integer)
+    return func.date(number - (number + 1) % 7 + 0.5)
+
+
+def _counted(query: Select[Any], view: ViewFilter, *, by_source: bool = False) -> Select[Any]:
+    """Restrict a query that reads `ItemCount` to the days, sources and languages selected.
+
+    Reads the all-sources rows unless the view picks sources or the query groups
+    by source (`by_source`); never both kinds, which would count items twice.
+    """
+    if view.start:
+        query = query.where(ItemCount.day >= view.start)
+    if view.end:
+        query = query.where(ItemCount.day <= view.end)
+    if view.languages:
+        query = query.where(ItemCount.language.in_(view.languages))
+    sources = _sources(view)
+    if sources is not None:
+        return query.where(ItemCount.source_id.in_(sources))
+    if by_source:
+        return query.where(ItemCount.source_id != ALL_SOURCES)
+    return query.where(ItemCount.source_id == ALL_SOURCES)
+
+
+def _labelled(label: str) -> ColumnElement[bool]:
+    """Items with `label` positive, for queries that list items newest first.
+
+    A label holds thousands of items: '+ 0' has SQLite test each item it walks
+    in date order against them, rather than fetch them all and sort.
+    """
+    positive = select(Tag.item_id).where(Tag.label == label, Tag.is_positive.is_(True))
+    return (Item.id + literal_column("0")).in_(positive)
 
 
 def _group_column(group_by: str) -> ColumnElement[Any]:
+    """The item_counts column (language) or sources column a comparison groups by."""
     return {
         "source_type": Source.source_type,
         "country": Source.country,
         "publisher": Source.name,
-        "language": Item.language,
+        "language": ItemCount.language,
     }[group_by]
 
 
@@ -155,9 +191,13 @@ def filter_options(engine: Engine) -> dict[str, list[str]]:
 
 def date_span(engine: Engine) -> tuple[date | None, date | None]:
     """The first and last publication day stored (None when there are no items)."""
+    # two subqueries: SQLite reads one end of the index for each, but scans it for both
     with engine.connect() as conn:
         first, last = conn.execute(
-            select(func.min(Item.published_at), func.max(Item.published_at))
+            select(
+                select(func.min(Item.published_at)).scalar_subquery(),
+                select(func.max(Item.published_at)).scalar_subquery(),
+            )
         ).one()
     return _as_day(first), _as_day(last)
 
@@ -176,13 +216,13 @@ def topic_counts(
     engine: Engine, view: ViewFilter, period: str, topics: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Items per topic per period: period_start, topic, items."""
-    bucket = _bucket(engine, period).label("bucket")
-    query = _filtered(
-        select(bucket, Tag.label, func.count())
-        .select_from(Tag)
-        .join(Item, _tag_first(Tag.item_id))
-        .where(_topic_tags(topics))
-        .group_by(bucket, Tag.label),
+    chosen = ItemCount.topic.in_(list(topics)) if topics else ItemCount.topic != ""
+    bucket = _period(engine, period).label("bucket")
+    query = _counted(
+        select(bucket, ItemCount.topic, _ITEMS)
+        .where(chosen, ItemCount.frame == "")
+        .group_by(ItemCount.topic, bucket)
+        .having(_ITEMS > 0),
         view,
     )
     df = _frame(engine, query, ["bucket", "topic", "items"])
@@ -191,8 +231,14 @@ def topic_counts(
 
 def item_totals(engine: Engine, view: ViewFilter, period: str) -> pd.DataFrame:
     """All items per period from the filtered sources (the denominator of attention)."""
-    bucket = _bucket(engine, period).label("bucket")
-    query = _filtered(select(bucket, func.count()).select_from(Item).group_by(bucket), view)
+    bucket = _period(engine, period).label("bucket")
+    query = _counted(
+        select(bucket, _ITEMS)
+        .where(ItemCount.topic == "", ItemCount.frame == "")
+        .group_by(bucket)
+        .having(_ITEMS > 0),
+        view,
+    )
     df = _frame(engine, query, ["bucket", "total"])
     return _rollup(df, period, [], ["total"])
 
@@ -217,8 +263,15 @@ def latest_on_topic(
     query = _filtered(
         select(Item.id, Item.published_at, Item.title, Source.name, Item.canonical_url, Item.url)
         .join(Source, Source.id == Item.source_id)
-        # '+ 0': walk items newest first and stop at `limit`, not fetch every on-topic item
-        .where((Item.id + literal_column("0")).in_(_any_topic(topics)))
+        # walk items newest first, look each one's topics up, stop at `limit`
+        .where(
+            exists().where(
+                Tag.item_id == Item.id,
+                Tag.kind == "topic",
+                Tag.is_positive.is_(True),
+                *([Tag.label.in_(list(topics))] if topics else []),
+            )
+        )
         .order_by(Item.published_at.desc(), Item.id.desc())
         .limit(limit),
         view,
@@ -265,31 +318,19 @@ def frame_counts(engine: Engine, view: ViewFilter, topic: str, period: str) -> p
     share; every (period, frame) pair that has topic items is present, with 0
     items where the frame is absent, so share series have no holes.
     """
-    bucket = _bucket(engine, period).label("bucket")
-    topic_tag = aliased(Tag)
-    frame_tag = aliased(Tag)
-    totals_q = _filtered(
-        select(bucket, func.count())
-        .select_from(topic_tag)
-        .join(Item, _tag_first(topic_tag.item_id))
-        .where(topic_tag.label == topic, topic_tag.is_positive.is_(True))
-        .group_by(bucket),
+    bucket = _period(engine, period).label("bucket")
+    totals_q = _counted(
+        select(bucket, _ITEMS)
+        .where(ItemCount.topic == topic, ItemCount.frame == "")
+        .group_by(bucket)
+        .having(_ITEMS > 0),
         view,
     )
-    frames_q = _filtered(
-        select(bucket, frame_tag.label, func.count())
-        .select_from(topic_tag)
-        .join(Item, _tag_first(topic_tag.item_id))
-        .join(
-            frame_tag,
-            and_(
-                frame_tag.item_id == topic_tag.item_id,
-                frame_tag.kind == "frame",
-                frame_tag.is_positive.is_(True),
-            ),
-        )
-        .where(topic_tag.label == topic, topic_tag.is_positive.is_(True))
-        .group_by(bucket, frame_tag.label),
+    frames_q = _counted(
+        select(bucket, ItemCount.frame, _ITEMS)
+        .where(ItemCount.topic == topic, ItemCount.frame != "")
+        .group_by(ItemCount.frame, bucket)
+        .having(_ITEMS > 0),
         view,
     )
     totals = _rollup(_frame(engine, totals_q, ["bucket", "total"]), period, [], ["total"])
@@ -311,36 +352,45 @@ def frame_counts(engine: Engine, view: ViewFilter, topic: str, period: str) -> p
 # --- compare ---------------------------------------------------------------------------
 
 
-def frame_by_group(engine: Engine, view: ViewFilter, topic: str, group_by: str) -> pd.DataFrame:
-    """group, frame, items, total: the frame mix of `topic` within each source group."""
-    group = _group_column(group_by).label("grp")
-    topic_tag = aliased(Tag)
-    frame_tag = aliased(Tag)
-    base = (
-        select()
-        .select_from(topic_tag)
-        .join(Item, _tag_first(topic_tag.item_id))
-        .join(Source, Source.id == Item.source_id)
-        .where(topic_tag.label == topic, topic_tag.is_positive.is_(True))
-    )
-    totals_q = _filtered(base.add_columns(group, func.count()).group_by(group), view)
-    frames_q = _filtered(
-        base.join(
-            frame_tag,
-            and_(
-                frame_tag.item_id == topic_tag.item_id,
-                frame_tag.kind == "frame",
-                frame_tag.is_positive.is_(True),
-            ),
+def _group_counts(
+    view: ViewFilter, topic: str, keys: tuple[Any, ...], *, frames: bool, by_source: bool
+) -> Select[Any]:
+    """The topic's items (or its frame pairs) grouped by `keys` (and the frame)."""
+    keys = (*keys, *([ItemCount.frame] if frames else []))
+    query = (
+        select(*keys, _ITEMS)
+        .select_from(ItemCount)
+        .where(
+            ItemCount.topic == topic,
+            ItemCount.frame != "" if frames else ItemCount.frame == "",
         )
-        .add_columns(group, frame_tag.label, func.count())
-        .group_by(group, frame_tag.label),
-        view,
+        .group_by(*keys)
+        .having(_ITEMS > 0)
     )
+    return _counted(query, view, by_source=by_source)
+
+
+def frame_by_group(engine: Engine, view: ViewFilter, topic: str, group_by: str) -> pd.DataFrame:
+    """group, frame, items, total: the frame mix of `topic` within each source group.
+
+    Counted per source and named here: SQLite then groups in key order, without
+    joining sources or sorting.
+    """
+    by_source = group_by != "language"
+    key = ItemCount.source_id if by_source else ItemCount.language
+    totals_q = _group_counts(view, topic, (key,), frames=False, by_source=by_source)
+    frames_q = _group_counts(view, topic, (key,), frames=True, by_source=by_source)
     totals = _frame(engine, totals_q, ["group", "total"])
     frames = _frame(engine, frames_q, ["group", "frame", "items"])
     if totals.empty:
         return pd.DataFrame(columns=["group", "frame", "items", "total"])
+    if by_source:
+        with engine.connect() as conn:
+            names = dict(conn.execute(select(Source.id, _group_column(group_by))).all())
+        totals = totals.assign(group=totals["group"].map(names))
+        totals = totals.groupby("group", as_index=False).sum()
+        frames = frames.assign(group=frames["group"].map(names))
+        frames = frames.groupby(["group", "frame"], as_index=False).sum()
     labels = sorted(set(frames["frame"])) if not frames.empty else []
     grid = totals.merge(pd.DataFrame({"frame": labels}), how="cross")
     out = grid.merge(frames, on=["group", "frame"], how="left").fillna({"items": 0})
@@ -357,34 +407,19 @@ def frame_by_group_over_time(
     columns = ["group", "period_start", "frame", "items", "total"]
     if not groups:
         return pd.DataFrame(columns=columns)
-    column = _group_column(group_by)
-    group = column.label("grp")
-    bucket = _bucket(engine, period).label("bucket")
-    topic_tag = aliased(Tag)
-    frame_tag = aliased(Tag)
-    base = (
-        select()
-        .select_from(topic_tag)
-        .join(Item, _tag_first(topic_tag.item_id))
-        .join(Source, Source.id == Item.source_id)
-        .where(topic_tag.label == topic, topic_tag.is_positive.is_(True), column.in_(groups))
-    )
-    totals_q = _filtered(
-        base.add_columns(group, bucket, func.count()).group_by(group, bucket), view
-    )
-    frames_q = _filtered(
-        base.join(
-            frame_tag,
-            and_(
-                frame_tag.item_id == topic_tag.item_id,
-                frame_tag.kind == "frame",
-                frame_tag.is_positive.is_(True),
-            ),
-        )
-        .add_columns(group, bucket, frame_tag.label, func.count())
-        .group_by(group, bucket, frame_tag.label),
-        view,
-    )
+    group = _group_column(group_by)
+    by_source = group_by != "language"
+    keys = (group, _period(engine, period).label("bucket"))
+    totals_q = _group_counts(view, topic, keys, frames=False, by_source=by_source)
+    frames_q = _group_counts(view, topic, keys, frames=True, by_source=by_source)
+    if by_source:
+        # the chosen groups' sources first: the key then leads to their rows only
+        chosen = ItemCount.source_id.in_(select(Source.id).where(group.in_(groups)))
+        totals_q = totals_q.join(Source, Source.id == ItemCount.source_id).where(chosen)
+        frames_q = frames_q.join(Source, Source.id == ItemCount.source_id).where(chosen)
+    else:
+        totals_q = totals_q.where(group.in_(groups))
+        frames_q = frames_q.where(group.in_(groups))
     totals = _rollup(
         _frame(engine, totals_q, ["group", "bucket", "total"]), period, ["group"], ["total"]
     )
@@ -434,7 +469,7 @@ def text_sample(
         .limit(limit)
     )
     if topic:
-        query = query.where(Item.id.in_(_positive(topic)))
+        query = query.where(_labelled(topic))
     df = _frame(
         engine,
         _filtered(query, view),
@@ -472,7 +507,7 @@ def items_behind(
         Item.url,
     ).join(Source, Source.id == Item.source_id)
     for label in labels:
-        query = query.where(Item.id.in_(_positive(label)))
+        query = query.where(_labelled(label))
     if theme_id is not None:
         query = query.where(
             Item.id.in_(select(ItemTheme.item_id).where(ItemTheme.theme_id == theme_id))
@@ -528,10 +563,7 @@ def search_items(
     offset: int = 0,
     limit: int = 50,
 ) -> pd.DataFrame:
-    """One page of items, newest first, whose title or summary contains `text`.
-
-    A case-insensitive LIKE until a full-text index exists; every word must occur.
-    """
+    """One page of items, newest first, with every word of `text` (see monitor.store.search)."""
     query = select(
         Item.id,
         Item.published_at,
@@ -541,16 +573,12 @@ def search_items(
         Item.canonical_url,
         Item.url,
     ).join(Source, Source.id == Item.source_id)
-    for word in text.split()[:8]:
-        pattern = f"%{_escape_like(word)}%"
-        query = query.where(
-            or_(
-                Item.title.ilike(pattern, escape="\\"),
-                Item.summary_text.ilike(pattern, escape="\\"),
-            )
-        )
+    if text.strip():
+        with engine.connect() as conn:
+            many = has_many_matches(conn, text, MANY_MATCHES)
+        query = query.where(text_matches(text, many=many))
     for label in labels:
-        query = query.where(Item.id.in_(_positive(label)))
+        query = query.where(_labelled(label))
     query = _filtered(
         query.order_by(Item.published_at.desc(), Item.id.desc()).offset(offset).limit(limit), view
     )
@@ -560,10 +588,6 @@ def search_items(
         ["id", "published_at", "title", "publisher", "language", "canonical_url", "url"],
     )
     return _with_labels(engine, _with_link(df))
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:

@@ -54,8 +54,9 @@ def filter_params(settings: Settings, *, with_topic: bool = True) -> list[Param]
               repeatable=True, filter_key="countries"),
         Param("language", "item language (ISO 639-1); repeat for several", {"type": "string"},
               repeatable=True, filter_key="languages"),
-        Param("query", "case-insensitive substring of title or summary (a LIKE, not ranked "
-              "full-text search)", {"type": "string", "minLength": 1, "maxLength": 500},
+        Param("query", "full-text search of title, summary and content: every word must "
+              "occur as a whole word, case-insensitive; word* also matches longer words it "
+              "begins", {"type": "string", "minLength": 1, "maxLength": 500},
               filter_key="query"),
     ]  # fmt: skip
     if with_topic:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, Text, and_, cast, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, exists, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.config import SOURCE_TYPES, Settings
 from monitor.errors import InputError
 from monitor.store.models import AnalystLabel, Feed, Item, Source, Tag
+from monitor.store.search import in_id_order, search_words, text_matches
 
 #: items read per query; the tags and analyst labels of a chunk are read with one IN list each
 CHUNK = 1000
@@ -45,7 +46,7 @@ class ItemFilter:
     source_types: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
-    #: case-insensitive substring of the title or summary (a LIKE, not a ranked search)
+    #: words that must all occur in the title, summary or content (monitor.store.search)
     query: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -145,6 +146,8 @@ def _query(value: str | None) -> str | None:
         raise InputError("query: must not be empty")
     if len(value) > 500:
         raise InputError("query: longer than 500 characters")
+    if not search_words(value):
+        raise InputError("query: no word to search for (letters or digits)")
     return value
 
 
@@ -189,20 +192,16 @@ def filtered(query: _Query, selection: ItemFilter) -> _Query:
     if f.languages:
         query = query.where(Item.language.in_(f.languages))
     if f.query:
-        query = query.where(
-            or_(
-                Item.title.icontains(f.query, autoescape=True),
-                Item.summary_text.icontains(f.query, autoescape=True),
-            )
-        )
+        query = query.where(text_matches(f.query))
     return query
 
 
 # ---- rows ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TagValue:
+class TagValue(NamedTuple):
+    """A tuple, not a dataclass: an export builds a dozen per item."""
+
     score: float
     is_positive: bool
     evidence: list[Any]
@@ -286,36 +285,42 @@ def _item_chunk(
         )
         .join(Source, Item.source_id == Source.id)
         .outerjoin(Feed, Item.feed_id == Feed.id)
-        .where(Item.id > after)
-        .order_by(Item.id)
-        .limit(size)
     )
+    item_id: ColumnElement[int] = Item.__table__.c.id
+    if selection.query:
+        dialect = session.get_bind().dialect.name
+        query, item_id = in_id_order(query, selection.query, dialect)
+        selection = replace(selection, query=None)
+    query = query.where(item_id > after).order_by(item_id).limit(size)
     return list(session.connection().execute(filtered(query, selection)).all())
 
 
 def _tags_of(session: Session, ids: list[int]) -> dict[int, dict[str, TagValue]]:
     found: dict[int, dict[str, TagValue]] = {}
     # evidence as text: most tags have none, and decoding "[]" per tag costs half the export
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Tag.item_id,
-                Tag.label,
-                Tag.score,
-                Tag.is_positive,
-                cast(Tag.evidence, Text),
-                Tag.tagger_version,
-            )
-            .where(Tag.item_id.in_(ids))
-            .order_by(Tag.item_id, Tag.id)
+    result = session.connection().execute(
+        select(
+            Tag.item_id,
+            Tag.label,
+            Tag.score,
+            Tag.is_positive,
+            cast(Tag.evidence, Text),
+            Tag.tagger_version,
         )
-        .all()
+        .where(Tag.item_id.in_(ids))
+        .order_by(Tag.item_id, Tag.id)
     )
+    # the driver's plain tuples: there are a dozen tag rows per item, and
+    # SQLAlchemy's Row objects cost more than the rest of this loop
+    rows = result.cursor.fetchall()
+    result.close()
     for item_id, label, score, positive, evidence, version in rows:
+        tags = found.get(item_id)
+        if tags is None:
+            tags = found[item_id] = {}
         # the newest row of a label wins should two tagger versions coexist
-        found.setdefault(item_id, {})[label] = TagValue(
-            float(score), bool(positive), _evidence(evidence), version
+        tags[label] = TagValue(
+            float(score), bool(positive), _evidence(evidence) if evidence != "[]" else [], version
         )
     return found
 

@@ -1,14 +1,17 @@
-"""The schema. Alembic migrations in ``alembic/versions`` create exactly this."""
+"""The schema. Alembic migrations in ``alembic/versions`` create exactly this, plus what
+the models cannot state: the triggers that keep ItemCount and the full-text index
+(migration 0004, docs/dashboard-data.md)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -122,7 +125,8 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_source_title", "source_id", "title_key"),
-        Index("ix_items_published_at", "published_at"),
+        # newest-first pages check the source and language filters without reading rows
+        Index("ix_items_published_source", "published_at", "source_id", "language"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -199,11 +203,14 @@ class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (
         UniqueConstraint("item_id", "label", "tagger_version", name="uq_tags_item_label_version"),
-        Index("ix_tags_label_positive", "label", "is_positive"),
+        # the items of one label, without reading tag rows
+        Index("ix_tags_label_positive_item", "label", "is_positive", "item_id"),
+        # an item's positive labels (drill-downs, the item_counts triggers)
+        Index("ix_tags_item_kind_positive", "item_id", "kind", "is_positive", "label"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     #: 'topic' or 'frame'
     kind: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(64))
@@ -212,6 +219,36 @@ class Tag(Base):
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     tagger_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: `ItemCount.source_id` of the rows that count every source together
+ALL_SOURCES = 0
+
+
+class ItemCount(Base):
+    """Items per topic and frame, source, UTC day and language.
+
+    The dashboard's time series read these few rows instead of joining items with
+    tags. `topic` and `frame` empty: all items; `frame` empty: the items positive for
+    the topic; both set: the items positive for both. Every count is also kept
+    with `source_id` ALL_SOURCES, so a view that filters no source reads one row
+    per day and language instead of one per source.
+
+    Triggers on items and tags (migration 0004) keep the counts exact in the
+    transaction that writes, so no retag, import or edit can leave them behind;
+    decrements may leave rows at 0 until `monitor.store.counts.rebuild_counts`.
+    """
+
+    __tablename__ = "item_counts"
+    # SQLite: stored in key order, so one topic's days of one source are one range
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    frame: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    items: Mapped[int] = mapped_column(Integer)
 
 
 class AnalystLabel(Base):
