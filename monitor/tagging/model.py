@@ -21,6 +21,32 @@ from sklearn.pipeline import FeatureUnion
 #: characters of article text the model reads beyond title and summary
 CONTENT_CHARS = 2000
 
+#: function words of the six languages, left out of the word features: in long
+#: items their counts otherwise outweigh the few words that carry a topic. Words
+#: that mean something in another language are left in ("war", "die", "was"), and so
+#: are negations, which the frames need ("will not join").
+STOP_WORDS = sorted(
+    set(
+        """
+        a an and are as at be been being but by can could did do does for from had has have he her
+        his i if in into is it its me my of on or our ours she so than that the their them then
+        there these they this those to too us very was we were what when which while who will with
+        would you your yours s t all also any each more most other some such own same just
+        der das den dem des ein eine einer eines einem einen und ist sind zu im auf mit von für
+        sich auch es an als bei nach wie wir ihr sie er aus um noch nur über vor durch
+        dass oder wird werden hat haben sein seine ihre unser unsere
+        le la les un une des du de et est sont en au aux pour par sur dans que qui plus se
+        ce cette ces il elle ils nous vous leur leurs son sa ses notre nos avec mais ou été être
+        i w z na do się to że jest o jak od po za co ten ta te tego przez dla oraz ale są był
+        była było jego jej ich my wy on ona oni czy już tak także
+        и в во на с со что как по к ко из за от до о об это то а но же ли бы у для при его ее её
+        их мы вы он она они был была было были есть также уже так все всё этот эта эти этого
+        і й в у на з із зі що як по до від за про це то а але же чи б би для при його її
+        їх ми ви він вона вони був була було були є також вже так все всі цей ця ці цього
+        """.split()
+    )
+)
+
 
 def model_text(title: str, summary: str, content: str = "") -> str:
     """What the model reads: the title twice (it carries the most), then the rest."""
@@ -41,6 +67,7 @@ def _vectorizer() -> FeatureUnion:
                     analyzer="word",
                     ngram_range=(1, 2),
                     token_pattern=r"(?u)\b\w+\b",
+                    stop_words=STOP_WORDS,
                     sublinear_tf=True,
                     min_df=1,
                     dtype=np.float32,
