@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -46,11 +47,14 @@ from fetch_cycle import (
 )
 from sqlalchemy import func, select
 
-from monitor.pipeline import parse_pool
+from monitor import pipeline
+from monitor.errors import ParseError
+from monitor.feeds.parse import parse_feed
 from monitor.store.models import FetchEvent
 from monitor.store.session import make_engine, transaction
 
 RESULTS = REPO / "bench" / "results" / "peer.md"
+FETCHED_AT = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 @dataclass
@@ -74,8 +78,8 @@ def peak_rss() -> Iterator[list[float]]:
         while not done.is_set():
             total = 0
             pids = [os.getpid()]
-            if parse_pool.cache_info().currsize:
-                pids += list(parse_pool()._processes or {})
+            if pipeline._pool is not None:
+                pids += list(pipeline._pool[1]._processes or {})
             for pid in pids:
                 with suppress(psutil.Error):
                     # PSS: pages the forked workers share with the worker count once
@@ -164,9 +168,35 @@ def feedparser_rate(count: int) -> tuple[float, int, float]:
     return entries / seconds, entries, seconds
 
 
-def report(args: argparse.Namespace, ours: Side, peer: Side, rates: list[tuple]) -> list[str]:
+def fast_path_share(count: int) -> tuple[int, int, int, int]:
+    """Of the served feeds and their entries, how many the fast parse path reads."""
+    bodies = corpus_bodies()
+    uses = Counter(i % len(bodies) for i in range(count))
+    feeds = fast_feeds = entries = fast_entries = 0
+    for index, times in uses.items():
+        try:
+            parsed = parse_feed(bodies[index][1], url="http://127.0.0.1/", fetched_at=FETCHED_AT)
+        except ParseError:
+            continue
+        feeds += times
+        entries += times * len(parsed.entries)
+        if parsed.parser == "fast":
+            fast_feeds += times
+            fast_entries += times * len(parsed.entries)
+    return feeds, fast_feeds, entries, fast_entries
+
+
+def report(
+    args: argparse.Namespace,
+    ours: Side,
+    peer: Side,
+    rates: list[tuple],
+    share: tuple[int, int, int, int],
+    load_at_start: tuple[float, float, float],
+) -> list[str]:
     bound = args.feeds * args.latency / args.concurrency
     (ours_rate, ours_entries, ours_s), (fp_rate, fp_entries, fp_s) = rates
+    feeds, fast_feeds, entries, fast_entries = share
     return [
         "# Peer benchmark: this project against reader",
         "",
@@ -191,7 +221,12 @@ def report(args: argparse.Namespace, ours: Side, peer: Side, rates: list[tuple])
         f"- feedparser.parse alone on the same bodies: {fp_entries} entries in {fp_s:.2f} s = "
         f"{fp_rate:.0f} entries/s",
         f"- full ingest path ÷ feedparser alone: {ours_rate / fp_rate:.2f}×",
-        f"- load average when done: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}",
+        f"- fast parse path: {fast_feeds} of {feeds} feeds ({fast_feeds / feeds:.0%}) and "
+        f"{fast_entries} of {entries} entries ({fast_entries / entries:.0%}) of the served bodies; "
+        "feedparser reads the rest",
+        f"- load average (1 / 5 / 15 min) at the start: "
+        f"{' / '.join(f'{x:.1f}' for x in load_at_start)}; when done: "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}",
     ]
 
 
@@ -204,13 +239,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         with feed_server_process(args.feeds, args.latency) as urls:
             ours = run_ours(urls, args, tmp)
             peer = run_reader(urls, args, tmp)
         rates = [ingest_rate(args, tmp), feedparser_rate(args.feeds)]
-    text = "\n".join(report(args, ours, peer, rates)) + "\n"
+    lines = report(args, ours, peer, rates, fast_path_share(args.feeds), load_at_start)
+    text = "\n".join(lines) + "\n"
     print(text, end="")
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,13 @@
 """One fetch cycle: claim due feeds → fetch → parse → normalise → dedupe → store.
 
-Fetches run concurrently on an event loop; each feed's result is then stored in
-its own transaction (items, feed state, fetch event and lease release together),
-so a worker killed mid-cycle leaves no half-written feed behind, and its leases
-simply expire. Asked to stop, a cycle finishes and stores the feeds it is
-fetching and hands back the leases of those it has not started.
+Fetches run concurrently on an event loop; bodies are parsed, and the entries
+new to their feed tagged, in a pool of processes; each feed's result is then
+stored in its own transaction (items, tags, feed state, fetch event and lease
+release together), so a worker killed mid-cycle leaves no half-written feed
+behind, and its leases simply expire. Feeds with nothing to read (not modified,
+same body, fetch failed) are recorded together, several to a transaction. Asked
+to stop, a cycle finishes and stores the feeds it is fetching and hands back the
+leases of those it has not started.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from monitor.alerts.cycle import alert_new_items
 from monitor.config import Settings
@@ -37,13 +41,13 @@ from monitor.feeds.decide import (
 )
 from monitor.feeds.fetch import FetchRequest, FetchResult, HostLimiter, fetch, make_client
 from monitor.feeds.fulltext import fetch_full_texts
-from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.feeds.parse import ParsedEntry, ParsedFeed, parse_feed
 from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
 from monitor.store.items import StoreCounts, known_entry_keys, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import transaction
 from monitor.store.tags import tag_items
-from monitor.tagging.tagger import Tagger
+from monitor.tagging.tagger import Tagger, TagInput, TagResult
 from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)
@@ -104,9 +108,9 @@ def run_cycle(
     """
     cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
     cycle.include_not_due = include_not_due
-    # created before the event loop starts, so its workers fork from a process without loop threads
-    parse_pool()
     cycle.tagger = tagger or load_tagger(settings.tagging)
+    # created before the event loop starts, so its workers fork from a process without loop threads
+    parse_pool(cycle.tagger)
     return asyncio.run(cycle.run())
 
 
@@ -128,7 +132,12 @@ class _Cycle:
         self.fixed_now = now
         self.started_at = self.now()
         self.include_not_due = False
+        self.background: set[asyncio.Task[None]] = set()
         self.tagger: Tagger = Tagger(settings.tagging)
+        #: tags computed ahead in the pool, by a digest of what was tagged; kept for the
+        #: cycle, so a story carried by several feeds is tagged once
+        self.tagged_ahead: dict[bytes, TagResult] = {}
+        self.tagging_ahead = 0
         self.report = CycleReport()
 
     def now(self) -> datetime:
@@ -215,11 +224,11 @@ class _Cycle:
         args = (body, result.final_url, result.started_at, result.content_type, claimed.language)
         loop = asyncio.get_running_loop()
         try:
-            parsed = await loop.run_in_executor(parse_pool(), _parse_in_worker, *args)
+            parsed = await loop.run_in_executor(parse_pool(self.tagger), _parse_in_worker, *args)
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool, read this body here
             log.warning("parse pool broken; restarting it")
-            parse_pool.cache_clear()
+            _drop_pool()
             parsed = await asyncio.to_thread(_parse_in_worker, *args)
         if isinstance(parsed, ParseError):
             return _Read(body_hash=body_hash, error=parsed)
@@ -230,17 +239,101 @@ class _Cycle:
         client: httpx.AsyncClient,
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
-        # one writer: results are stored in the order they arrive, each in its own transaction
-        while (got := await results.get()) is not None:
-            claimed, result, read = got
-            try:
-                await self._process(client, claimed, result, read)
-            except Exception:  # a bug in one feed must not stop the others
-                log.exception("storing feed %s failed", claimed.url)
-                self.report.feeds_failed += 1
-                self.report.failures.append(f"{claimed.url}: internal error (see log)")
-            finally:
+        # one writer: results are stored in the order they arrive, each feed with something
+        # to store in its own transaction, the feeds with nothing to read together
+        fetching = True
+        while fetching or self.tagging_ahead or not results.empty():
+            arrived = [await results.get()]
+            while not results.empty():
+                arrived.append(results.get_nowait())
+            if None in arrived:
+                fetching = False
+            ready = [got for got in arrived if got is not None]
+            unread = [got for got in ready if _nothing_read(got[2])]
+            if len(unread) > 1:
+                await self._store_unread_all(unread)
+                ready = [got for got in ready if not _nothing_read(got[2])]
+            for got in ready:
+                await self._store_one(client, got, results)
+
+    async def _store_unread_all(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
+        try:
+            await asyncio.to_thread(self._store_unread, batch)
+        except Exception:  # stored again one by one, so one bad feed fails alone
+            log.warning("storing %d unread feeds together failed", len(batch), exc_info=True)
+            for claimed, result, read in batch:
+                try:
+                    await asyncio.to_thread(self._store, claimed, result, None, read.body_hash)
+                except Exception:
+                    self._failed_internally(claimed)
+        finally:
+            for _ in batch:
                 self.pending.release()
+
+    async def _store_one(
+        self,
+        client: httpx.AsyncClient,
+        got: tuple[_Claimed, FetchResult, _Read],
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
+    ) -> None:
+        claimed, result, read = got
+        if read.parsed is not None and not read.tagged and not claimed.full_text:
+            try:
+                await self._tag_ahead(claimed, result, read, results)
+                return  # queued again once tagged, stored then
+            except Exception:
+                log.warning("tagging ahead for %s failed", claimed.url, exc_info=True)
+        try:
+            await self._process(client, claimed, result, read)
+        except Exception:  # a bug in one feed must not stop the others
+            self._failed_internally(claimed)
+        finally:
+            self.pending.release()
+
+    def _failed_internally(self, claimed: _Claimed) -> None:
+        log.exception("storing feed %s failed", claimed.url)
+        self.report.feeds_failed += 1
+        self.report.failures.append(f"{claimed.url}: internal error (see log)")
+
+    async def _tag_ahead(
+        self,
+        claimed: _Claimed,
+        result: FetchResult,
+        read: _Read,
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
+    ) -> None:
+        """Tag the entries new to this feed in the pool, then queue the feed again to store.
+
+        The writer stays free to store other feeds meanwhile; whatever is not
+        tagged ahead (an entry that changed, a tagger error) is tagged when stored.
+        """
+        assert read.parsed is not None
+        entries = read.parsed.entries
+        known = await asyncio.to_thread(self._known_keys, claimed.feed_id, entries)
+        fresh = (_tag_input(e) for e in entries if e.entry_key not in known)
+        wanted = {key: i for i in fresh if (key := _digest(i)) not in self.tagged_ahead}
+        self.tagging_ahead += 1
+
+        async def tag() -> None:
+            try:
+                if wanted:
+                    loop = asyncio.get_running_loop()
+                    tags = await loop.run_in_executor(
+                        parse_pool(self.tagger), _tag_in_worker, list(wanted.values())
+                    )
+                    self.tagged_ahead.update(zip(wanted, tags, strict=True))
+            except Exception:  # stored all the same, tagged by the writer
+                log.warning("tagging ahead for %s failed", claimed.url, exc_info=True)
+            finally:
+                self.tagging_ahead -= 1
+                results.put_nowait((claimed, result, replace(read, tagged=True)))
+
+        self.background.add(task := asyncio.create_task(tag()))
+        task.add_done_callback(self.background.discard)
+
+    def _known_keys(self, feed_id: int, entries: list[ParsedEntry]) -> set[str]:
+        with transaction(self.engine) as session:
+            return known_entry_keys(session, feed_id, [e.entry_key for e in entries])
 
     def _claim(self) -> list[_Claimed]:
         with transaction(self.engine) as session:
@@ -295,51 +388,75 @@ class _Cycle:
         parsed: ParsedFeed | None,
         body_hash: str | None,
     ) -> None:
+        with transaction(self.engine) as session:
+            decision, counts = self._record(session, claimed, result, parsed, body_hash)
+        self._count(claimed, decision, counts)
+
+    def _store_unread(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
+        """Feeds with nothing to read (not modified, same body, fetch failed): one transaction."""
+        with transaction(self.engine) as session:
+            # one query loads the feeds the records below update
+            session.scalars(select(Feed).where(Feed.id.in_([c.feed_id for c, _, _ in batch]))).all()
+            decisions = [
+                (claimed, *self._record(session, claimed, result, None, read.body_hash))
+                for claimed, result, read in batch
+            ]
+        for claimed, decision, counts in decisions:
+            self._count(claimed, decision, counts)
+
+    def _record(
+        self,
+        session: Session,
+        claimed: _Claimed,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        body_hash: str | None,
+    ) -> tuple[FeedUpdate, StoreCounts]:
         now = self.now()
         fetch_settings = self.settings.fetch
         counts = StoreCounts()
-        with transaction(self.engine) as session:
-            feed = session.get_one(Feed, claimed.feed_id)
-            if result.error is not None:
-                decision = decide_failure(
-                    claimed.state, result, message=str(result.error),
-                    weight=result.error.weight, now=now, settings=fetch_settings,
-                )  # fmt: skip
-            else:
-                interval = (
-                    publisher_interval(parsed.interval_hint, result.max_age, fetch_settings)
-                    if parsed is not None
-                    # nothing read: the interval set by the last body read stands
-                    else clamp_interval(claimed.state.interval_seconds, fetch_settings)
-                )
-                if parsed is not None:
-                    counts = store_entries(
-                        session,
-                        source_id=claimed.source_id,
-                        feed_id=claimed.feed_id,
-                        entries=parsed.entries,
-                        now=now,
-                        title_window=timedelta(days=self.settings.dedupe.title_window_days),
-                    )
-                    # new and changed items are tagged in the transaction that stores them
-                    tag_items(session, self.tagger, counts.changed_item_ids)
-                    alert_new_items(session, self.settings, counts.changed_item_ids, now=now)
-                    if parsed.title and not feed.title:
-                        feed.title = parsed.title[:500]
-                unread = "not_modified" if result.not_modified else "unchanged"
-                decision = decide_success(
-                    claimed.state,
-                    outcome="ok" if parsed is not None else unread,
-                    status_line=_success_line(result, parsed, counts),
-                    interval=interval,
-                    now=now,
-                )
-            record_fetch(
-                session, feed, result, decision, now=now, worker=self.worker,
-                entries_seen=len(parsed.entries) if parsed else 0,
-                items_new=counts.new, items_updated=counts.updated, body_hash=body_hash,
+        feed = session.get_one(Feed, claimed.feed_id)
+        if result.error is not None:
+            decision = decide_failure(
+                claimed.state, result, message=str(result.error),
+                weight=result.error.weight, now=now, settings=fetch_settings,
             )  # fmt: skip
-        self._count(claimed, decision, counts)
+        else:
+            interval = (
+                publisher_interval(parsed.interval_hint, result.max_age, fetch_settings)
+                if parsed is not None
+                # nothing read: the interval set by the last body read stands
+                else clamp_interval(claimed.state.interval_seconds, fetch_settings)
+            )
+            if parsed is not None:
+                counts = store_entries(
+                    session,
+                    source_id=claimed.source_id,
+                    feed_id=claimed.feed_id,
+                    entries=parsed.entries,
+                    now=now,
+                    title_window=timedelta(days=self.settings.dedupe.title_window_days),
+                )
+                # new and changed items are tagged in the transaction that stores them
+                tagger = _TaggedAhead(self.tagger, self.tagged_ahead)
+                tag_items(session, tagger, counts.changed_item_ids)
+                alert_new_items(session, self.settings, counts.changed_item_ids, now=now)
+                if parsed.title and not feed.title:
+                    feed.title = parsed.title[:500]
+            unread = "not_modified" if result.not_modified else "unchanged"
+            decision = decide_success(
+                claimed.state,
+                outcome="ok" if parsed is not None else unread,
+                status_line=_success_line(result, parsed, counts),
+                interval=interval,
+                now=now,
+            )
+        record_fetch(
+            session, feed, result, decision, now=now, worker=self.worker,
+            entries_seen=len(parsed.entries) if parsed else 0,
+            items_new=counts.new, items_updated=counts.updated, body_hash=body_hash,
+        )  # fmt: skip
+        return decision, counts
 
     def _store_parse_error(self, claimed: _Claimed, result: FetchResult, exc: ParseError) -> None:
         now = self.now()
@@ -371,16 +488,86 @@ class _Read:
     body_hash: str | None = None
     parsed: ParsedFeed | None = None
     error: ParseError | None = None
+    #: its new entries went through the pool's tagger (see _Cycle._tag_ahead)
+    tagged: bool = False
+
+
+class _TaggedAhead:
+    """The cycle's tagger, answering from the tags computed ahead where it can."""
+
+    def __init__(self, tagger: Tagger, ready: dict[bytes, TagResult]) -> None:
+        self.tagger = tagger
+        self.ready = ready
+
+    def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
+        keys = [_digest(item) for item in items]
+        missing = {
+            key: item for key, item in zip(keys, items, strict=True) if key not in self.ready
+        }
+        if missing:
+            tags = self.tagger.tag_many(list(missing.values()))
+            self.ready.update(zip(missing, tags, strict=True))
+        return [self.ready[key] for key in keys]
+
+
+def _nothing_read(read: _Read) -> bool:
+    return read.parsed is None and read.error is None
+
+
+def _digest(item: TagInput) -> bytes:
+    """Stands for the item's texts in the cycle's table of tags, without holding them."""
+    digest = hashlib.blake2b(digest_size=16)
+    for text in (item.title, item.summary, item.content, item.language):
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big") + data)  # lengths keep the fields apart
+    return digest.digest()
+
+
+def _tag_input(entry: ParsedEntry) -> TagInput:
+    # what store/tags.item_input reads back from the item this entry stores
+    return TagInput(entry.title, entry.summary_text, entry.content_text, entry.language)
 
 
 def _parse_workers() -> int:
     return os.cpu_count() or 1
 
 
-@cache
-def parse_pool() -> ProcessPoolExecutor:
-    """One pool of parser processes per worker process, kept across cycles."""
-    return ProcessPoolExecutor(max_workers=_parse_workers())
+#: the pool and the version of the tagger its processes hold
+_pool: tuple[str, ProcessPoolExecutor] | None = None
+#: in a pool process: the tagger it was started with
+_worker_tagger: Tagger | None = None
+
+
+def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
+    """One pool of parser processes per worker process, kept across cycles while the
+    tagger stays the same (each process holds a copy, to tag new entries)."""
+    global _pool
+    if _pool is None or _pool[0] != tagger.version:
+        _drop_pool()
+        executor = ProcessPoolExecutor(
+            max_workers=_parse_workers(), initializer=_install_tagger, initargs=(tagger,)
+        )
+        # the processes fork now, not at the first body, when the event loop's threads run
+        executor.submit(int).result()
+        _pool = (tagger.version, executor)
+    return _pool[1]
+
+
+def _drop_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool[1].shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def _install_tagger(tagger: Tagger) -> None:
+    global _worker_tagger
+    _worker_tagger = tagger
+
+
+def _tag_in_worker(inputs: list[TagInput]) -> list[TagResult]:
+    assert _worker_tagger is not None, "pool started without a tagger"
+    return _worker_tagger.tag_many(inputs)
 
 
 def _parse_in_worker(

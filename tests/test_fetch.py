@@ -491,3 +491,26 @@ def test_max_age_is_read_from_cache_control():
     assert parse_max_age("public, max-age=600") == 600.0
     assert parse_max_age("no-cache") is None
     assert parse_max_age(None) is None
+
+
+def test_a_304_leaves_the_connection_open_for_the_next_request(feed_server):
+    url = feed_server.add("/feed.xml", rss())
+    settings = make_settings().fetch
+    etag = fetch_now(url).etag
+
+    async def local_ports() -> list[int]:
+        ports = []
+
+        async def note_port(response: httpx.Response) -> None:
+            stream = response.extensions["network_stream"]
+            ports.append(stream.get_extra_info("client_addr")[1])
+
+        async with make_client(settings) as client:
+            client.event_hooks = {"response": [note_port]}
+            for _ in range(3):
+                result = await fetch(client, FetchRequest(1, url, etag=etag), settings)
+                assert result.not_modified
+        return ports
+
+    ports = asyncio.run(local_ports())
+    assert len(ports) == 3 and len(set(ports)) == 1

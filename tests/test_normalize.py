@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.feeds.normalize import (
+    _simple_html_to_text,
+    _TextExtractor,
     canonical_url,
     clean_text,
+    clean_whitespace,
     html_to_text,
     normalize_language,
     title_key,
@@ -130,3 +139,58 @@ def test_title_key_ignores_case_punctuation_and_width() -> None:
 )
 def test_normalize_language_gives_iso_639_1_or_none(code: str | None, expected: str | None) -> None:
     assert normalize_language(code) == expected
+
+
+# ---------------------------------------------------------------- quick readers, plain answers
+
+
+def parser_text(markup: str) -> str:
+    """html_to_text as html.parser reads it (what _simple_html_to_text must equal)."""
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    return clean_whitespace("".join(parser.parts))
+
+
+def regex_whitespace(text: str) -> str:
+    """clean_whitespace's rule written as the two substitutions it stands for."""
+    text = re.sub(r"[ \t\u00a0\u200b\r\f\v]+", " ", text)
+    return re.sub(r"\s*\n\s*", "\n", text).strip()
+
+
+_PIECES = st.sampled_from(
+    ["a", "Word", " ", "  ", "\n", "\t", "\xa0", "\u200b", "\u2028", "&amp;", "&nbsp;", "&lt;",
+     "&#8220;", "&bogus;", "&amp", "<p>", "</p>", "<P class='x'>", "<br>", "<br/>", "<br />",
+     "<div>", "</div>", "<b>", "</b>", "<td>", "</td>", "<img alt='A &amp; B' src=x.png>",
+     "<img src=/a/>", '<img alt="" src="y">', "<iframe>", "</iframe>", "<iframe/>", "<svg>",
+     "</svg>", "<a href=\"/x?a=1&amp;b=2\">", "</a>", "<li>", "</ul >", "<!-- c -->", "<", ">",
+     "</p class=x>", "<x:y>", "<script>", "</script>", "<a b=c/>", "<a\xa0b>"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_plain_markup_reads_as_html_parser_reads_it(markup: str) -> None:
+    simple = _simple_html_to_text(markup)
+    if simple is not None:
+        assert simple == parser_text(markup)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=" \t\n\r\f\v\xa0\u200b\u2028\x85\u3000\x1cab", max_size=20))
+def test_clean_whitespace_is_the_two_substitutions(text: str) -> None:
+    assert clean_whitespace(text) == regex_whitespace(text)
+
+
+def test_real_feed_markup_reads_as_html_parser_reads_it(corpus: Path) -> None:
+    markups = []
+    for path in sorted((corpus / "feedjira__feedjira").rglob("*.xml")):
+        for entry in feedparser.parse(path.read_bytes(), sanitize_html=False).entries:
+            values = [entry.get("summary"), *(c.get("value") for c in entry.get("content", []))]
+            markups += [v for v in values if v and "<" in v]
+    simple = [(m, _simple_html_to_text(m)) for m in markups]
+    read = [(m, text) for m, text in simple if text is not None]
+    # most real markup takes the quick reader, and every one of them reads alike
+    assert len(read) >= 0.9 * len(markups) > 1000
+    assert [text for _, text in read] == [parser_text(m) for m, _ in read]
+    assert [regex_whitespace(m) for m in markups] == [clean_whitespace(m) for m in markups]

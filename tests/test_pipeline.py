@@ -1,5 +1,6 @@
 """Fetch → parse → store on both databases, against a real loopback server."""
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -7,8 +8,11 @@ from sqlalchemy import func, select
 from monitor.config import FeedSettings
 from monitor.pipeline import run_cycle
 from monitor.store.feeds import add_feed
-from monitor.store.models import Entry, Feed, FetchEvent, Item
+from monitor.store.models import Entry, Feed, FetchEvent, Item, Tag
 from monitor.store.session import transaction
+from monitor.store.tags import item_input
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.train import load_tagger
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -117,3 +121,62 @@ def test_timestamps_come_back_utc_aware(engine, feed_server):
         item = session.scalars(select(Item)).one()
     assert item.published_at == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     assert item.fetched_at.tzinfo is not None and not item.published_is_fallback
+
+
+class CountingTagger(Tagger):
+    """Counts the items this process tags (the parse processes hold their own copies)."""
+
+    tagged_here = 0
+
+    def tag_many(self, items):
+        CountingTagger.tagged_here += len(items)
+        return super().tag_many(items)
+
+
+def test_new_entries_are_tagged_ahead_in_the_pool_as_the_writer_would_tag_them(engine, feed_server):
+    base = load_tagger(make_settings().tagging)
+    tagger = CountingTagger(**{f.name: getattr(base, f.name) for f in fields(Tagger)})
+    add(engine, feed_server.add("/f.xml", rss(
+        ("n1", "Will Ukraine join NATO after the summit", "https://example.org/n1"),
+        ("n2", "Neutral status talks resume in Istanbul", "https://example.org/n2"),
+    )))  # fmt: skip
+    CountingTagger.tagged_here = 0
+    report = cycle(engine, tagger=tagger)
+    assert report.items.new == 2
+    assert CountingTagger.tagged_here == 0  # every new item was tagged in the pool
+
+    with transaction(engine) as session:
+        items = session.scalars(select(Item).order_by(Item.id)).all()
+        stored = {
+            (tag.item_id, tag.kind, tag.label): (tag.score, tag.is_positive, tag.tagger_version)
+            for tag in session.scalars(select(Tag))
+        }
+        expected = {}
+        for item, result in zip(items, base.tag_many([item_input(i) for i in items]), strict=True):
+            for kind, scores, labels in (
+                ("topic", result.topics, result.topic_labels),
+                ("frame", result.frames, result.frame_labels),
+            ):
+                for label, score in scores.items():
+                    expected[(item.id, kind, label)] = (
+                        score, label in labels, result.tagger_version,
+                    )  # fmt: skip
+    assert stored == expected
+
+
+def test_feeds_with_nothing_to_read_are_recorded_together(engine, feed_server):
+    urls = [
+        feed_server.add(f"/{n}.xml", rss((f"g{n}", f"T{n}", f"https://e.org/{n}")))
+        for n in range(6)
+    ]
+    urls.append(feed_server.add("/missing.xml", status=500))
+    ids = [add(engine, url) for url in urls]
+    cycle(engine)
+    report = cycle(engine, now=NOW + timedelta(hours=2))
+    assert (report.feeds_unchanged, report.feeds_failed) == (6, 1)
+    with transaction(engine) as session:
+        feeds = {f.id: f for f in session.scalars(select(Feed))}
+        outcomes = session.scalars(select(FetchEvent.outcome).order_by(FetchEvent.id)).all()
+    assert outcomes[-7:].count("not_modified") == 6 and outcomes[-7:].count("error") == 1
+    assert all("304" in feeds[i].status_line and feeds[i].lease_owner is None for i in ids[:6])
+    assert feeds[ids[6]].consecutive_failures == 2

@@ -1,17 +1,19 @@
 """The fast read of a feed: lxml instead of feedparser, for the feeds both read alike.
 
 feedparser spends most of its time in a SAX walk and an sgmllib sanitiser. This
-module reads plain RSS 2.0 and Atom 1.0 documents with lxml and hands back the
-same raw shape feedparser would (title, link, id, summary, content, dates as
-struct_time, author, xml:lang per field), so parse.py normalises both alike.
-It uses feedparser's own pieces wherever they are cheap (byte decoding, date
-parsing, URI joining, its text fix-ups) and declines — raises `Declined` — on
-anything it does not reproduce exactly: other encodings feedparser would
-override, DTDs and entities, RSS 0.9x/1.0 and CDF, xml:base and nested
-xml:lang, elements feedparser would map onto an entry field that this module
-does not read, repeated fields, markup feedparser's sanitiser would rewrite,
-missing required fields and an entry count that differs from a byte count of
-<item>/<entry> tags. parse.py then uses feedparser.
+module reads plain RSS 2.0, RSS 1.0 and Atom 1.0 documents with lxml and hands
+back the same raw shape feedparser would (title, link, id, summary, content,
+dates as struct_time, author, xml:lang per field), so parse.py normalises both
+alike. It uses feedparser's own pieces wherever they are cheap (byte decoding,
+date parsing, URI joining, its text fix-ups), follows feedparser's rules where
+they are simple (xml:base and xml:lang on any element, media:title, an author's
+email, whitespace before the XML declaration) and declines — raises `Declined` —
+on anything it does not reproduce exactly: other encodings feedparser would
+override, DTDs and entities, RSS 0.9x and CDF, elements feedparser would map
+onto an entry field that this module does not read, repeated fields, markup and
+entity references feedparser's sanitiser would rewrite, missing required fields
+and an entry count that differs from a byte count of <item>/<entry> tags.
+parse.py then uses feedparser.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import re
 import time
 from functools import cache
+from html.entities import name2codepoint
 from typing import Any
 
 from feedparser.api import StrictFeedParser, convert_to_utf8, replace_doctype
@@ -31,10 +34,17 @@ from lxml import etree
 from lxml.html import fragment_fromstring, tostring
 
 ATOM = "http://www.w3.org/2005/Atom"
+_RSS1 = "http://purl.org/rss/1.0/"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_RDF_ABOUT = f"{{{_RDF}}}about"
+#: namespaces that would make feedparser take an RDF document for another version
+_OTHER_VERSIONS = re.compile(rb"http://www\.w3\.org/2005/atom|http://my\.netscape\.com/rdf", re.I)
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+#: attributes any element may carry: _Bases and _Langs read them
+_XML_ATTRIBUTES = frozenset({_XML_BASE, _XML_LANG})
 
 #: feedparser handlers that touch no entry field we keep
 _HARMLESS = frozenset(
@@ -42,7 +52,7 @@ _HARMLESS = frozenset(
      "media_keywords", "media_rating", "media_restriction", "media_player", "media_license",
      "itunes_duration", "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_block",
      "itunes_subtitle", "georss_point", "cc_license", "creativecommons_license", "psc_chapters",
-     "psc_chapter", "url", "width", "height"}
+     "psc_chapter", "url", "width", "height", "media_category", "dc_subject"}
 )  # fmt: skip
 #: and those that touch no feed field we keep
 _HARMLESS_FEED = _HARMLESS | frozenset(
@@ -66,8 +76,12 @@ _RISKY_MARKUP = re.compile(
     r"<!--(?:(?!-->).)*$",
     re.I | re.S,
 )
-#: an entity without its semicolon, in text (not inside a tag)
-_LOOSE_ENTITY = re.compile(r"&#?\w+(?![\w;])")
+#: references as sgmllib (feedparser's sanitiser) reads them in text, with the character after
+_SGML_CHARREF = re.compile(r"&#(?:[0-9]+|[xX][0-9a-fA-F]+)(?=([^0-9a-fA-F]))")
+_SGML_ENTITYREF = re.compile(r"&([a-zA-Z][-.a-zA-Z0-9]*)(?=([^a-zA-Z0-9]))")
+_NAMED_ENTITY = re.compile(r"&([A-Za-z]\w*);")
+#: named references feedparser's sanitiser writes back with their semicolon
+_KNOWN_ENTITIES = frozenset(name2codepoint) | {"apos"}
 _TAG = re.compile(r"<[^>]*>")
 #: removed with their content / unwrapped (content kept), as feedparser's sanitiser does
 _DROPPED = ("script", "style")
@@ -75,6 +89,14 @@ _UNWRAPPED = ("object", "embed", "param")
 _DATE_FIELDS = {"published": "published_parsed", "updated": "updated_parsed"}
 #: cheap independent count of entries in the bytes
 _ITEM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+#: feedparser's declaration, whitespace, then the document's own
+_LATE_DECLARATION = re.compile(rb"<\?xml[^>]*\?>\s+(?=<\?xml\s)(<\?xml[^>]*\?>)")
+#: an absolute http(s) URL that urljoin gives back as it is: lower-case scheme, a host,
+#: no empty query or fragment, no ";" (path parameters), brackets, spaces or non-ASCII
+_URL_CHARS = r"[A-Za-z0-9._~%!$&'()*+,=:@/-]"
+_PLAIN_URL = re.compile(
+    rf"https?://[A-Za-z0-9._~%!$&'()*+,=:@-]+(?:/{_URL_CHARS}*)?(?:\?{_URL_CHARS}+)?(?:#{_URL_CHARS}+)?"
+)
 _UNSAFE_ATTRIBUTES = frozenset({"style", "formaction", "srcdoc", "xmlns"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "action", "background", "cite", "poster"})
 _SCRIPT_URL = re.compile(r"\s*(javascript|vbscript|data|livescript):", re.I)
@@ -105,6 +127,7 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     version, data, entities = replace_doctype(data)
     if entities or b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
         raise Declined("DTD or entities")
+    data = _drop_late_declaration(data, result)
     try:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -113,13 +136,16 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     own = root.get(_XML_BASE, root.get("base"))
     nested = data.count(b"base=") > (1 if own is not None else 0)
     bases = _Bases(root, base, nested)
-    lang = _root_language(root, data)
+    langs = _Langs(root, data)
     if root.tag == "rss" and root.get("version") == "2.0" and not version:
-        feed, entries = _read_rss(root, bases, lang)
+        feed, entries = _read_rss(root, bases, langs)
         result["version"] = "rss20"
     elif root.tag == f"{{{ATOM}}}feed" and not version:
-        feed, entries = _read_atom(root, bases, lang)
+        feed, entries = _read_atom(root, bases, langs)
         result["version"] = "atom10"
+    elif root.tag == f"{{{_RDF}}}RDF" and not version and not _OTHER_VERSIONS.search(data):
+        feed, entries = _read_rdf(root, bases, langs)
+        result["version"] = "rss10"
     else:
         raise Declined(f"root element {root.tag!r} version {root.get('version')!r}")
     if len(_ITEM_TAG.findall(data)) != len(entries):
@@ -129,15 +155,41 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     return result
 
 
+def _drop_late_declaration(data: bytes, result: dict[str, Any]) -> bytes:
+    """The document's own XML declaration, when whitespace came before it, removed.
+
+    feedparser then writes its own declaration ahead of that whitespace; expat
+    refuses the second one and feedparser reads on with its loose parser, which
+    gives the same fields for the documents that pass this module's checks. The
+    error is kept, as feedparser keeps it, for the feed's warnings.
+    """
+    match = _LATE_DECLARATION.match(data)
+    if match is None:
+        return data
+    at = match.start(1)
+    line = data.count(b"\n", 0, at) + 1
+    column = at - data.rfind(b"\n", 0, at) - 1
+    result["bozo"] = True
+    result["bozo_exception"] = ValueError(
+        f"<unknown>:{line}:{column}: XML or text declaration not at start of entity"
+    )
+    return data[:at] + data[match.end(1) :]
+
+
 def _base(root: Any, data: bytes, base: str) -> str:
     """The document's base URI after the root's xml:base."""
     return _apply_base(base, root)
 
 
+def _join(base: str, uri: str) -> str:
+    """feedparser's _urljoin, skipped for the plain absolute URLs it returns unchanged."""
+    return uri if _PLAIN_URL.fullmatch(uri) else str(_urljoin(base, uri))
+
+
 def _apply_base(base: str, element: Any) -> str:
     # feedparser's rule, applied at every start tag
     own = element.get(_XML_BASE, element.get("base")) or base
-    return (make_safe_absolute_uri(base, own) or base) if base else _urljoin(base, own)
+    return (make_safe_absolute_uri(base, own) or base) if base else _join(base, own)
 
 
 class _Bases:
@@ -163,13 +215,29 @@ def _element_base(element: Any, doc_base: str, stop: Any) -> str:
     return base
 
 
-def _root_language(root: Any, data: bytes) -> str | None:
-    """xml:lang on the root only; a language set anywhere else is feedparser's to track."""
-    seen = data.count(b"lang=")
-    own = root.get(_XML_LANG, root.get("lang"))
-    if seen > (1 if own is not None else 0):
-        raise Declined("xml:lang below the root")
-    return own.replace("_", "-") if own else None
+class _Langs:
+    """The xml:lang in force at an element, as feedparser tracks it ('' unsets it).
+
+    The root's is the feed's language; ancestors are walked only when an
+    element below the root sets one.
+    """
+
+    def __init__(self, root: Any, data: bytes) -> None:
+        self.root = root
+        own = root.get(_XML_LANG, root.get("lang"))
+        self.lang: str | None = own.replace("_", "-") if own else None
+        self.nested = b"lang=" in data and any(
+            element is not root for element in root.xpath("//*[@xml:lang or @lang]")
+        )
+
+    def at(self, element: Any) -> str | None:
+        node = element
+        while self.nested and node is not None and node is not self.root:
+            own = node.get(_XML_LANG, node.get("lang"))
+            if own is not None:
+                return own.replace("_", "-") if own else None
+            node = node.getparent()
+        return self.lang
 
 
 # ---------------------------------------------------------------- text as feedparser pops it
@@ -193,8 +261,17 @@ def _markup(value: str) -> str:
     """HTML feedparser would sanitise: accepted only when sanitising keeps its text."""
     if _RISKY_MARKUP.search(value):
         raise Declined("markup the sanitiser would rewrite")
-    if "&" in value and _LOOSE_ENTITY.search(_TAG.sub(" ", value)):
-        raise Declined("entity without a semicolon")
+    if "&" in value:
+        text = _TAG.sub(" ", value)
+        # the sanitiser writes a reference back with ";" when it knows the name (and every
+        # numeric one), without when it does not: accepted only where that changes nothing
+        if any(ref.group(1) != ";" for ref in _SGML_CHARREF.finditer(text)) or any(
+            (ref.group(2) == ";") != (ref.group(1) in _KNOWN_ENTITIES)
+            for ref in _SGML_ENTITYREF.finditer(text)
+        ):
+            raise Declined("an entity reference the sanitiser would rewrite")
+        if not _KNOWN_ENTITIES.issuperset(_NAMED_ENTITY.findall(value)):
+            raise Declined("an entity the sanitiser writes without its semicolon")
     return value
 
 
@@ -224,7 +301,7 @@ def safe_html(markup: str, base: str) -> str:
                 del attrib[name]
                 changed = True
             elif lowered in _URL_ATTRIBUTES:
-                url = _urljoin(base, attrib[name].strip()) if base else attrib[name].strip()
+                url = _join(base, attrib[name].strip()) if base else attrib[name].strip()
                 if _SCRIPT_URL.match(url):
                     del attrib[name]
                     changed = True
@@ -288,22 +365,50 @@ def _check_unread(element: Any, harmless: frozenset[str] = _HARMLESS) -> None:
 # ---------------------------------------------------------------- RSS 2.0
 
 
-def _read_rss(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, Any], list[Any]]:
+def _read_rss(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any], list[Any]]:
     channels = [child for child in root if isinstance(child.tag, str)]
     if len(channels) != 1 or channels[0].tag != "channel":
         raise Declined("rss without exactly one channel")
-    channel = channels[0]
     feed: dict[str, Any] = {"links": []}
-    if lang:
-        feed["language"] = lang
+    if langs.lang:
+        feed["language"] = langs.lang
+    entries = _read_channel(channels[0], feed, bases, langs)
+    return feed, entries
+
+
+def _read_rdf(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any], list[Any]]:
+    """RSS 1.0: items beside the channel, not in it; an item's rdf:about is its id.
+
+    feedparser matches the root's name in lower case here, so the root's xml:lang
+    is not the feed's language (it still applies to the entries).
+    """
+    channels = [child for child in root if child.tag == f"{{{_RSS1}}}channel"]
+    if len(channels) != 1:
+        raise Declined("RSS 1.0 without exactly one channel")
+    feed: dict[str, Any] = {"links": []}
+    entries = _read_channel(channels[0], feed, bases, langs)
+    for child in root:
+        if not isinstance(child.tag, str) or child is channels[0]:
+            continue
+        if child.tag == f"{{{_RSS1}}}item":
+            entries.append(_rss_item(child, bases, langs))
+        else:
+            _check_feed_child(child)
+    return feed, entries
+
+
+def _read_channel(
+    channel: Any, feed: dict[str, Any], bases: _Bases, langs: _Langs
+) -> list[dict[str, Any]]:
+    """The channel's fields into `feed`; its items as entries."""
     entries: list[dict[str, Any]] = []
     seen_title = False
     for child in channel:
-        tag = child.tag
+        tag = _rss_tag(child.tag)
         if not isinstance(tag, str):
             continue
         if tag == "item":
-            entries.append(_rss_item(child, bases, lang))
+            entries.append(_rss_item(child, bases, langs))
         elif tag == "title":
             if seen_title:
                 raise Declined("two channel titles")
@@ -323,7 +428,12 @@ def _read_rss(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, Any
             feed["sy_updatefrequency"] = _text(child)
         else:
             _check_feed_child(child)
-    return feed, entries
+    return entries
+
+
+def _rss_tag(tag: Any) -> Any:
+    """RSS 1.0's elements by their RSS 2.0 names: feedparser reads the namespace as none."""
+    return tag[len(_RSS1) + 2 :] if isinstance(tag, str) and tag.startswith(f"{{{_RSS1}}}") else tag
 
 
 def _check_feed_child(child: Any) -> None:
@@ -349,7 +459,7 @@ def _text_link(context: dict[str, Any], element: Any, base: str) -> None:
     if element.attrib:
         raise Declined("link element with attributes")
     if value:
-        value = _urljoin(base, value)
+        value = _join(base, value)
     value = value.replace("&amp;", "&")
     value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
     context["link"] = value
@@ -362,53 +472,63 @@ def _href_link(context: dict[str, Any], element: Any, base: str) -> None:
         raise Declined("atom:link without href")
     rel = element.get("rel", "alternate")
     kind = element.get("type", "application/atom+xml" if rel == "self" else "text/html")
-    href = _urljoin(base, href)
+    href = _join(base, href)
     context.setdefault("links", []).append({"rel": rel, "href": href})
     mapped = _FeedParserMixin.map_content_type(kind)
     if rel == "alternate" and mapped in _FeedParserMixin.html_types:
         context["link"] = href
 
 
-def _rss_item(item: Any, bases: _Bases, lang: str | None) -> dict[str, Any]:
-    if set(item.attrib) - {_XML_BASE}:
-        raise Declined("item with attributes (CDF or RDF)")
+#: the item's elements read here: each may come once (the others only map to nothing)
+_ITEM_FIELDS = frozenset(
+    {"title", "link", "guid", "description", _CONTENT, "pubDate", f"{{{_DC}}}date", "author",
+     f"{{{_DC}}}creator"}
+)  # fmt: skip
+
+
+def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
+    if set(item.attrib) - _XML_ATTRIBUTES - {_RDF_ABOUT}:
+        raise Declined("item with attributes (CDF)")
     entry: dict[str, Any] = {}
+    if item.get(_RDF_ABOUT):
+        entry["id"] = item.get(_RDF_ABOUT)
     link: str | None = None
     guid_link: str | None = None
     html_bases: dict[str, str] = {}
     seen: set[str] = set()
+    titles = _Titles()
     for child in item:
-        tag = child.tag
+        tag = _rss_tag(child.tag)
         if not isinstance(tag, str):
             continue
-        if tag in seen and tag != "category":
+        if tag in seen and tag in _ITEM_FIELDS:
             raise Declined(f"repeated <{tag}> in an item")
         seen.add(tag)
         base = bases.at(child)
         if tag == "title":
-            entry["title"] = _markup(_text(child))
-            entry["title_detail"] = {"language": lang}
+            entry["title"] = titles.read(_markup(_text(child)))
+            entry["title_detail"] = {"language": langs.at(child)}
         elif tag == "link":
             if child.attrib:
                 raise Declined("link element with attributes")
             link = _text(child)
             if link:
-                link = _urljoin(base, link)
+                link = _join(base, link)
             link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", link.replace("&amp;", "&"))
         elif tag == "guid":
             permalink = {k.lower(): v for k, v in child.attrib.items()}.get("ispermalink", "true")
             value = _text(child)
             if permalink == "true":
-                value = _urljoin(base, value) if value else value
+                value = _join(base, value) if value else value
                 guid_link = value
             entry["id"] = value
         elif tag == "description":
             html_bases["summary"] = base
             entry["summary"] = _markup(_text(child))
-            entry["summary_detail"] = {"language": lang}
+            entry["summary_detail"] = {"language": langs.at(child)}
         elif tag == _CONTENT:
             html_bases["content"] = base
-            entry["content"] = [{"value": _markup(_text(child)), "language": lang}]
+            entry["content"] = [{"value": _markup(_text(child)), "language": langs.at(child)}]
         elif tag == "pubDate":
             entry["published_parsed"] = _date(child)
         elif tag == f"{{{_DC}}}date":
@@ -418,12 +538,11 @@ def _rss_item(item: Any, bases: _Bases, lang: str | None) -> dict[str, Any]:
                 raise Declined("two authors")
             entry["author"] = _text(child)
         else:
-            _check_unread(child)
-            for inner in child.iterdescendants():
-                _check_unread(inner)
+            _check_unread_tree(child, titles)
             continue
         if tag not in ("guid", "link"):
             _no_attributes_but(child, ())
+    titles.check()
     if link is not None:
         entry["link"] = link
     elif guid_link is not None:
@@ -434,9 +553,40 @@ def _rss_item(item: Any, bases: _Bases, lang: str | None) -> dict[str, Any]:
     return _with_safe_html(entry, html_bases, {"summary", "content"})
 
 
+def _check_unread_tree(element: Any, titles: _Titles) -> None:
+    for node in element.iter():
+        if _handler_name(node) == "media_title":
+            titles.media()
+        else:
+            _check_unread(node)
+
+
+class _Titles:
+    """feedparser's rule for media:title: it is the entry's title only until a
+    non-empty <title> has been read, and a later <title> replaces it."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.media_first = False
+
+    def read(self, value: str) -> str:
+        self.value = value
+        return value
+
+    def media(self) -> None:
+        if self.value is None:
+            self.media_first = True
+        elif not self.value:
+            raise Declined("media:title after an empty title")
+
+    def check(self) -> None:
+        if self.media_first and self.value is None:
+            raise Declined("media:title and no title")
+
+
 def _no_attributes_but(element: Any, allowed: tuple[str, ...]) -> None:
     for name in element.attrib:
-        if name not in allowed:
+        if name not in allowed and name not in _XML_ATTRIBUTES:
             raise Declined(f"attribute {name} on <{element.tag}>")
 
 
@@ -458,10 +608,10 @@ def _with_safe_html(entry: dict[str, Any], bases: dict[str, str], html: set[str]
 # ---------------------------------------------------------------- Atom 1.0
 
 
-def _read_atom(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, Any], list[Any]]:
+def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any], list[Any]]:
     feed: dict[str, Any] = {"links": []}
-    if lang:
-        feed["language"] = lang
+    if langs.lang:
+        feed["language"] = langs.lang
     entries: list[dict[str, Any]] = []
     seen_title = False
     feed_id: str | None = None
@@ -470,7 +620,7 @@ def _read_atom(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, An
         if not isinstance(tag, str):
             continue
         if tag == f"{{{ATOM}}}entry":
-            entries.append(_atom_entry(child, bases, lang))
+            entries.append(_atom_entry(child, bases, langs))
         elif tag == f"{{{ATOM}}}title":
             if seen_title or child.get("type", "text") != "text":
                 raise Declined("feed title not plain text")
@@ -480,7 +630,7 @@ def _read_atom(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, An
             _href_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}id":
             feed_id = _text(child)
-            feed_id = _urljoin(bases.at(child), feed_id) if feed_id else feed_id
+            feed_id = _join(bases.at(child), feed_id) if feed_id else feed_id
         else:
             _check_feed_child(child)
     if "link" not in feed and feed_id is not None:
@@ -488,8 +638,8 @@ def _read_atom(root: Any, bases: _Bases, lang: str | None) -> tuple[dict[str, An
     return feed, entries
 
 
-def _atom_entry(element: Any, bases: _Bases, lang: str | None) -> dict[str, Any]:
-    if set(element.attrib) - {_XML_BASE}:
+def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
+    if set(element.attrib) - _XML_ATTRIBUTES:
         raise Declined("entry with attributes")
     entry: dict[str, Any] = {}
     link: str | None = None
@@ -497,18 +647,19 @@ def _atom_entry(element: Any, bases: _Bases, lang: str | None) -> dict[str, Any]
     kinds: dict[str, str] = {}
     html_bases: dict[str, str] = {}
     seen: set[str] = set()
+    titles = _Titles()
     for child in element:
         tag = child.tag
         if not isinstance(tag, str):
             continue
         local = tag[len(ATOM) + 2 :] if tag.startswith(f"{{{ATOM}}}") else ""
-        if local in seen and local not in ("link", "category"):
+        if local in seen and local not in ("", "link", "category"):
             raise Declined(f"repeated <{local}> in an entry")
         seen.add(local)
         base = bases.at(child)
         if local == "title":
-            entry["title"] = _atom_text(child)
-            entry["title_detail"] = {"language": lang}
+            entry["title"] = titles.read(_atom_text(child))
+            entry["title_detail"] = {"language": langs.at(child)}
         elif local == "link":
             holder: dict[str, Any] = {}
             _href_link(holder, child, base)
@@ -517,28 +668,27 @@ def _atom_entry(element: Any, bases: _Bases, lang: str | None) -> dict[str, Any]
         elif local == "id":
             _no_attributes_but(child, ())
             value = _text(child)
-            id_value = _urljoin(base, value) if value else value
+            id_value = _join(base, value) if value else value
             entry["id"] = id_value
         elif local == "summary":
             html_bases["summary"] = base
             kinds["summary"] = child.get("type", "text")
             entry["summary"] = _atom_text(child)
-            entry["summary_detail"] = {"language": lang}
+            entry["summary_detail"] = {"language": langs.at(child)}
         elif local == "content":
             if "src" in child.attrib:
                 raise Declined("content with src")
             html_bases["content"] = base
             kinds["content"] = child.get("type", "text")
-            entry["content"] = [{"value": _atom_text(child), "language": lang}]
+            entry["content"] = [{"value": _atom_text(child), "language": langs.at(child)}]
         elif local in _DATE_FIELDS:
             _no_attributes_but(child, ())
             entry[_DATE_FIELDS[local]] = _date(child)
         elif local == "author":
             entry["author"] = _atom_author(child)
         else:
-            _check_unread(child)
-            for inner in child.iterdescendants():
-                _check_unread(inner)
+            _check_unread_tree(child, titles)
+    titles.check()
     if link is not None:
         entry["link"] = link
     elif id_value is not None:
@@ -563,10 +713,17 @@ def _atom_text(element: Any) -> str:
 
 
 def _atom_author(element: Any) -> str:
-    names = [c for c in element if isinstance(c.tag, str)]
-    if [c.tag for c in names if c.tag != f"{{{ATOM}}}uri"] != [f"{{{ATOM}}}name"]:
-        raise Declined("author other than one name (and uri)")
-    name = _text(next(c for c in names if c.tag == f"{{{ATOM}}}name"))
+    """feedparser's author string: "name (email)", or the name alone."""
+    parts: dict[str, str] = {}
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        local = child.tag[len(ATOM) + 2 :] if child.tag.startswith(f"{{{ATOM}}}") else ""
+        if local not in ("name", "email", "uri") or local in parts or len(child):
+            raise Declined("author other than one name, email and uri")
+        # pushed without expecting text: feedparser keeps these as written, stripped
+        parts[local] = (child.text or "").strip()
+    name, email = parts.get("name"), parts.get("email")
     if not name:
         raise Declined("author without a name")
-    return name
+    return f"{name} ({email})" if email else name

@@ -26,6 +26,8 @@ _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: statuses whose body is a feed worth reading
 _SUCCESS = frozenset({200, 203})
+#: an answer's body up to this size is read even when unused, to keep the connection
+_DRAIN = 65_536
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,10 @@ async def _get(
                     if size > settings.max_response_bytes:
                         raise _too_large(settings)
                     chunks.append(chunk)
+            elif response.status_code == 304 or (declared.isdigit() and int(declared) <= _DRAIN):
+                # read to its end, the connection serves the next request; closed unread, it
+                # would be dropped and every 304 would pay for a new one
+                await response.aread()
             return response, b"".join(chunks)
     except httpx.TimeoutException as exc:
         raise FetchError(_timeout_message(exc, settings), weight=TIMEOUT_WEIGHT) from None

@@ -37,8 +37,8 @@ _LANGUAGE_ALIASES = {
     "deutsch": "de", "fra": "fr", "fre": "fr", "french": "fr", "français": "fr",
     "pol": "pl", "polish": "pl", "polski": "pl",
 }  # fmt: skip
-_SPACES = re.compile(r"[ \t\u00a0\u200b\r\f\v]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
+#: runs of spaces to squeeze, leaving alone the single spaces between words
+_SPACES = re.compile(r" [ \t\u00a0\u200b\r\f\v]+|[\t\u00a0\u200b\r\f\v][ \t\u00a0\u200b\r\f\v]*")
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -109,6 +109,9 @@ def html_to_text(markup: str | None) -> str:
         return ""
     if "<" not in markup and "&" not in markup:
         return clean_whitespace(markup)
+    simple = _simple_html_to_text(markup)
+    if simple is not None:
+        return simple
     parser = _TextExtractor()
     try:
         parser.feed(markup)
@@ -116,6 +119,75 @@ def html_to_text(markup: str | None) -> str:
     except AssertionError:  # malformed declarations; fall back to a blunt strip
         return clean_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
     return clean_whitespace("".join(parser.parts))
+
+
+_WHITE = r"[ \t\n\r\f]"
+_NAME = r"[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+#: quoted, or unquoted and not ending in "/" (which html.parser may read as "/>")
+_VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]*[^\s\"'=<>`/])"
+#: a start or end tag written so plainly that html.parser can read it only one way
+_PLAIN_TAG = re.compile(
+    rf"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)((?:{_WHITE}+{_NAME}(?:{_WHITE}*={_WHITE}*{_VALUE})?)*)"
+    rf"{_WHITE}*(/?)>"
+)
+_PLAIN_ATTRIBUTE = re.compile(rf"{_WHITE}+({_NAME})(?:{_WHITE}*={_WHITE}*({_VALUE}))?")
+#: html.parser reads their content as raw text
+_RAW_TEXT = re.compile(r"<(script|style)", re.I)
+
+
+def _simple_html_to_text(markup: str) -> str | None:
+    """html_to_text without html.parser, for markup made of plain tags only; else None.
+
+    Gives what _TextExtractor gives: the same tags start and end blocks, the same
+    text between them, entities decoded by the same html.unescape.
+    """
+    if _RAW_TEXT.search(markup):
+        return None
+    parts: list[str] = []
+    skip = 0
+    at = 0
+    tags = 0
+    for match in _PLAIN_TAG.finditer(markup):
+        tags += 1
+        if not skip and match.start() > at:
+            parts.append(html.unescape(markup[at : match.start()]))
+        at = match.end()
+        closing, tag, attributes, self_closing = match.groups()
+        if closing and (attributes or self_closing):
+            return None  # html.parser reads such end tags its own way
+        tag = tag.lower()
+        starts, ends = not closing, bool(closing or self_closing)
+        if starts:
+            if tag in _SKIP_TAGS:
+                skip += 1
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+            elif tag in _SPACED_TAGS:
+                parts.append(" ")
+            elif tag == "img":
+                alt = _alt_text(attributes)
+                if alt:
+                    parts.append(f" {alt} ")
+        if ends:
+            if tag in _SKIP_TAGS:
+                skip = max(0, skip - 1)
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+    if tags != markup.count("<"):
+        return None  # a comment, a declaration or a stray "<"
+    if not skip:
+        parts.append(html.unescape(markup[at:]))
+    return clean_whitespace("".join(parts))
+
+
+def _alt_text(attributes: str) -> str | None:
+    alt = None
+    for name, value in _PLAIN_ATTRIBUTE.findall(attributes):
+        if name.lower() == "alt":
+            if value[:1] in ("'", '"'):
+                value = value[1:-1]
+            alt = html.unescape(value) if value else None
+    return alt
 
 
 def clean_text(value: object) -> str:
@@ -126,8 +198,11 @@ def clean_text(value: object) -> str:
 
 
 def clean_whitespace(text: str) -> str:
+    """Runs of spaces become one space; a line break with whitespace around it, one break."""
     text = _SPACES.sub(" ", text)
-    return _NEWLINES.sub("\n", text).strip()
+    if "\n" not in text:
+        return text.strip()
+    return "\n".join(line for line in (part.strip() for part in text.split("\n")) if line)
 
 
 def title_key(title: str) -> str:

@@ -222,7 +222,8 @@ def _normalise_entry(
         clean_text(c.get("value")) for c in raw.get("content") or [] if c.get("value")
     )
     summary_text = html_to_text(summary_html)
-    content_text = html_to_text(content_html)
+    # a feed without a summary has its content copied there: read it once
+    content_text = summary_text if content_html == summary_html else html_to_text(content_html)
     # the fast path reads markup unsanitised and hands over cleaned copies to store
     if "summary_html" in raw:
         summary_html = clean_text(raw["summary_html"])

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import AnalystLabel, Item, Tag
 from monitor.tagging.dataset import LabeledItem
-from monitor.tagging.tagger import Tagger, TagInput, TagResult
+from monitor.tagging.tagger import TagInput, TagResult
 
 
-def tag_items(session: Session, tagger: Tagger, item_ids: Sequence[int]) -> int:
+class TagsMany(Protocol):
+    """A Tagger, or anything that answers like one (the fetch cycle's tags computed ahead)."""
+
+    def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]: ...
+
+
+def tag_items(session: Session, tagger: TagsMany, item_ids: Sequence[int]) -> int:
     """Tag these stored items with the current tagger, replacing their earlier tags."""
     if not item_ids:
         return 0
