@@ -6,21 +6,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import pandas as pd
-from dash import Input, Output, State, clientside_callback, dcc, html
+from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 from dash import callback as dash_callback
 
 from dashboards.figures import Legend
-from dashboards.filters import ViewFilter, filter_from_values
+from dashboards.filters import ViewFilter, choice, filter_from_values
 from dashboards.ids import ChartIds, FilterIds
 
 GRAPH_CONFIG = {
     "displaylogo": False,
     "toImageButtonOptions": {"format": "png", "scale": 2},
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
+
+#: ways to split the sources into groups, and the filter (and filter_options key) each sets
+GROUP_BY = (
+    ("source_type", "source type"),
+    ("country", "country"),
+    ("publisher", "publisher"),
+    ("language", "language"),
+)
+GROUP_FILTERS = {
+    "source_type": "source_types",
+    "country": "countries",
+    "publisher": "publishers",
+    "language": "languages",
 }
 
 EMPTY_DATABASE = (
@@ -56,33 +71,28 @@ def filter_bar(
     return html.Div(
         [
             *extra,
-            html.Div(
-                [
-                    html.Label("Published", htmlFor=ids.dates),
-                    dcc.DatePickerRange(
-                        id=ids.dates,
-                        start_date=view.start.isoformat() if view.start else None,
-                        end_date=view.end.isoformat() if view.end else None,
-                        display_format="YYYY-MM-DD",
-                        clearable=True,
-                        start_date_placeholder_text="first day",
-                        end_date_placeholder_text="last day",
-                    ),
-                ],
-                className="control",
+            control(
+                "Published",
+                dcc.DatePickerRange(
+                    id=ids.dates,
+                    start_date=view.start.isoformat() if view.start else None,
+                    end_date=view.end.isoformat() if view.end else None,
+                    display_format="YYYY-MM-DD",
+                    clearable=True,
+                    start_date_placeholder_text="first day",
+                    end_date_placeholder_text="last day",
+                ),
+                html_for=ids.dates,
             ),
-            html.Div(
-                [
-                    html.Label("Source type"),
-                    dcc.Checklist(
-                        id=ids.source_types,
-                        options=_options(options["source_types"]),
-                        value=list(view.source_types),
-                        inline=True,
-                        className="checklist",
-                    ),
-                ],
-                className="control",
+            control(
+                "Source type",
+                dcc.Checklist(
+                    id=ids.source_types,
+                    options=_options(options["source_types"]),
+                    value=list(view.source_types),
+                    inline=True,
+                    className="checklist",
+                ),
             ),
             _dropdown("Country", ids.countries, options["countries"], view.countries),
             _dropdown("Language", ids.languages, options["languages"], view.languages),
@@ -93,31 +103,42 @@ def filter_bar(
     )
 
 
+def control(label: str, widget: Any, *, html_for: str | None = None) -> html.Div:
+    """One labelled control of a filter row or form."""
+    caption = html.Label(label, htmlFor=html_for) if html_for else html.Label(label)
+    return html.Div([caption, widget], className="control")
+
+
 def _dropdown(label: str, id_: str, values: list[str], chosen: Sequence[str]) -> html.Div:
-    return html.Div(
-        [
-            html.Label(label, htmlFor=id_),
-            dcc.Dropdown(
-                id=id_, options=_options(values), value=list(chosen), multi=True, placeholder="all"
-            ),
-        ],
-        className="control",
+    return control(
+        label,
+        dcc.Dropdown(
+            id=id_, options=_options(values), value=list(chosen), multi=True, placeholder="all"
+        ),
+        html_for=id_,
     )
 
 
 def radio(label: str, id_: str, choices: Sequence[tuple[str, str]], value: str) -> html.Div:
-    return html.Div(
-        [
-            html.Label(label),
-            dcc.RadioItems(
-                id=id_,
-                options=[{"label": name, "value": v} for v, name in choices],
-                value=value,
-                inline=True,
-                className="radio",
-            ),
-        ],
-        className="control",
+    return control(
+        label,
+        dcc.RadioItems(
+            id=id_,
+            options=[{"label": name, "value": v} for v, name in choices],
+            value=value,
+            inline=True,
+            className="radio",
+        ),
+    )
+
+
+def topic_radio(id_: str, topics: tuple[str, ...], legend: Legend, chosen: Any) -> html.Div:
+    """The choice of the one topic a page shows (unknown or none: the first topic)."""
+    return radio(
+        "Topic",
+        id_,
+        [(t, legend.name(t)) for t in topics],
+        choice(chosen, topics, topics[0] if topics else ""),
     )
 
 
@@ -139,6 +160,11 @@ def filter_states(ids: FilterIds) -> list[State]:
 def view_from(values: Sequence[Any]) -> ViewFilter:
     """The six filter values, in filter_inputs order, as a ViewFilter."""
     return filter_from_values(*values)
+
+
+def in_groups(view: ViewFilter, group_by: str, groups: Sequence[str]) -> ViewFilter:
+    """The view narrowed to the sources of `groups` of one GROUP_BY kind (none: all)."""
+    return view.with_(**{GROUP_FILTERS[group_by]: tuple(groups)})
 
 
 def chart_card(ids: ChartIds, title: str, caption: str = "") -> html.Div:
@@ -190,6 +216,26 @@ def register_csv(ids: ChartIds, filename: str) -> None:
     )
     def _download(_clicks: int | None, data: dict[str, Any] | None) -> dict[str, Any]:
         return dcc.send_string(data_csv(data), filename, type="text/csv")
+
+
+def register_drill(chart: ChartIds, states: Sequence[State], items_at: Callable[..., Any]) -> None:
+    """Clicking a point of the chart lists the items behind it below the chart.
+
+    `items_at(point, *values)` gets the clicked point (one with customdata) and
+    the values of `states` at the click.
+    """
+
+    @dash_callback(
+        Output(chart.items, "children"),
+        Input(chart.graph, "clickData"),
+        *states,
+        prevent_initial_call=True,
+    )
+    def _drill(click: dict[str, Any] | None, *values: Any) -> Any:
+        point = clicked_point(click)
+        if point is None or not point.get("customdata"):
+            return no_update
+        return items_at(point, *values)
 
 
 def register_url_sync(ids: FilterIds) -> None:
@@ -256,3 +302,8 @@ def clicked_point(click: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     point: dict[str, Any] = click["points"][0]
     return point
+
+
+def point_day(point: dict[str, Any]) -> date:
+    """The first day of the period a clicked point of a time chart stands for."""
+    return date.fromisoformat(str(point["x"])[:10])

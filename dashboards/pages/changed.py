@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,12 +36,6 @@ SAMPLE_PER_SIDE = 5_000
 TOP_TERMS = 15
 EXAMPLES_PER_TERM = 3
 MODES = (("periods", "two periods"), ("groups", "two source groups"))
-GROUP_BY = (
-    ("source_type", "source type"),
-    ("country", "country"),
-    ("publisher", "publisher"),
-    ("language", "language"),
-)
 
 
 def default_periods(last: date | None) -> tuple[tuple[date, date], tuple[date, date]]:
@@ -58,7 +53,7 @@ def layout(**query: Any) -> html.Div:
     (a0, a1), (b0, b1) = default_periods(queries.date_span(ctx.reader)[1])
     a_start, a_end = parse_day(query.get("a_start")) or a0, parse_day(query.get("a_end")) or a1
     b_start, b_end = parse_day(query.get("b_start")) or b0, parse_day(query.get("b_end")) or b1
-    group_by = choice(query.get("group_by"), [g for g, _ in GROUP_BY], "source_type")
+    group_by = choice(query.get("group_by"), [g for g, _ in ui.GROUP_BY], "source_type")
     topics = [("", "any item"), *((t, ctx.legend.name(t)) for t in ctx.topics)]
     return html.Div(
         [
@@ -88,66 +83,19 @@ def layout(**query: Any) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Period A"),
-                            dcc.DatePickerRange(
-                                id=ids.CHANGED_DATES_A,
-                                start_date=a_start.isoformat(),
-                                end_date=a_end.isoformat(),
-                                display_format="YYYY-MM-DD",
-                            ),
-                        ],
-                        className="control",
+                    _period("Period A", ids.CHANGED_DATES_A, a_start, a_end),
+                    _period("Period B", ids.CHANGED_DATES_B, b_start, b_end),
+                    ui.control(
+                        "Groups by",
+                        dcc.Dropdown(
+                            id=ids.CHANGED_GROUP_BY,
+                            options=[{"label": n, "value": v} for v, n in ui.GROUP_BY],
+                            value=group_by,
+                            clearable=False,
+                        ),
                     ),
-                    html.Div(
-                        [
-                            html.Label("Period B"),
-                            dcc.DatePickerRange(
-                                id=ids.CHANGED_DATES_B,
-                                start_date=b_start.isoformat(),
-                                end_date=b_end.isoformat(),
-                                display_format="YYYY-MM-DD",
-                            ),
-                        ],
-                        className="control",
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Groups by"),
-                            dcc.Dropdown(
-                                id=ids.CHANGED_GROUP_BY,
-                                options=[{"label": n, "value": v} for v, n in GROUP_BY],
-                                value=group_by,
-                                clearable=False,
-                            ),
-                        ],
-                        className="control",
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Group A"),
-                            dcc.Dropdown(
-                                id=ids.CHANGED_GROUP_A,
-                                multi=True,
-                                value=list(as_tuple(query.get("group_a"))),
-                                placeholder="choose",
-                            ),
-                        ],
-                        className="control",
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Group B"),
-                            dcc.Dropdown(
-                                id=ids.CHANGED_GROUP_B,
-                                multi=True,
-                                value=list(as_tuple(query.get("group_b"))),
-                                placeholder="choose",
-                            ),
-                        ],
-                        className="control",
-                    ),
+                    _group("Group A", ids.CHANGED_GROUP_A, query.get("group_a")),
+                    _group("Group B", ids.CHANGED_GROUP_B, query.get("group_b")),
                 ],
                 className="filters sides",
             ),
@@ -157,20 +105,33 @@ def layout(**query: Any) -> html.Div:
     )
 
 
+def _period(label: str, id_: str, start: date, end: date) -> html.Div:
+    return ui.control(
+        label,
+        dcc.DatePickerRange(
+            id=id_,
+            start_date=start.isoformat(),
+            end_date=end.isoformat(),
+            display_format="YYYY-MM-DD",
+        ),
+    )
+
+
+def _group(label: str, id_: str, chosen: Any) -> html.Div:
+    return ui.control(
+        label,
+        dcc.Dropdown(id=id_, multi=True, value=list(as_tuple(chosen)), placeholder="choose"),
+    )
+
+
 @callback(
     Output(ids.CHANGED_GROUP_A, "options"),
     Output(ids.CHANGED_GROUP_B, "options"),
     Input(ids.CHANGED_GROUP_BY, "value"),
 )
 def group_options(group_by: str) -> tuple[list[str], list[str]]:
-    options = queries.filter_options(current().reader)
-    key = {
-        "source_type": "source_types",
-        "country": "countries",
-        "publisher": "publishers",
-        "language": "languages",
-    }[group_by]
-    return options[key], options[key]
+    options = queries.filter_options(current().reader)[ui.GROUP_FILTERS[group_by]]
+    return options, options
 
 
 def sides(
@@ -184,13 +145,10 @@ def sides(
 ) -> tuple[ViewFilter, ViewFilter, str, str]:
     """The two selections to compare and their names."""
     if mode == "groups":
-        key = {
-            "source_type": "source_types",
-            "country": "countries",
-            "publisher": "publishers",
-            "language": "languages",
-        }[group_by]
-        a, b = view.with_(**{key: tuple(group_a or ())}), view.with_(**{key: tuple(group_b or ())})
+        a, b = (
+            ui.in_groups(view, group_by, group_a or ()),
+            ui.in_groups(view, group_by, group_b or ()),
+        )
         return a, b, " + ".join(group_a or ["all"]), " + ".join(group_b or ["all"])
     a = view.with_(start=parse_day(dates_a[0]), end=parse_day(dates_a[1]))
     b = view.with_(start=parse_day(dates_b[0]), end=parse_day(dates_b[1]))
@@ -220,19 +178,21 @@ def examples(sample: pd.DataFrame, words: list[str]) -> dict[str, list[dict[str,
     return found
 
 
+def _term_counts(sample: pd.DataFrame) -> Counter[str]:
+    return stats.term_counts(
+        f"{t} {s}" for t, s in zip(sample["title"], sample["summary"], strict=True)
+    )
+
+
 def distinctive_terms(
     engine: Any, a: ViewFilter, b: ViewFilter, topic: str | None, limit: int = SAMPLE_PER_SIDE
 ) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]], int, int]:
     """Top terms of each side, example items per term, and the sample sizes."""
     sample_a = queries.text_sample(engine, a, topic, limit)
     sample_b = queries.text_sample(engine, b, topic, limit)
-    counts_a = stats.term_counts(
-        f"{t} {s}" for t, s in zip(sample_a["title"], sample_a["summary"], strict=True)
+    top = stats.top_terms(
+        stats.log_odds_dirichlet(_term_counts(sample_a), _term_counts(sample_b)), TOP_TERMS
     )
-    counts_b = stats.term_counts(
-        f"{t} {s}" for t, s in zip(sample_b["title"], sample_b["summary"], strict=True)
-    )
-    top = stats.top_terms(stats.log_odds_dirichlet(counts_a, counts_b), TOP_TERMS)
     found = examples(sample_a, top.loc[top["side"] == "A", "term"].tolist()) if len(top) else {}
     if len(top):
         found.update(examples(sample_b, top.loc[top["side"] == "B", "term"].tolist()))
@@ -285,15 +245,9 @@ def update(*values: Any) -> tuple[Any, ...]:
     return figure, data, summary, state
 
 
-@callback(
-    Output(ids.CHANGED_CHART.items, "children"),
-    Input(ids.CHANGED_CHART.graph, "clickData"),
-    State(ids.CHANGED_CHART.data, "data"),
-    prevent_initial_call=True,
-)
-def drill(click: Any, data: dict[str, Any] | None) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not data or not point.get("customdata"):
+def items_using(point: dict[str, Any], data: dict[str, Any] | None) -> Any:
+    """The example items of the clicked term, kept with the chart's data."""
+    if not data:
         return dash.no_update
     term = point["customdata"][0]
     rows = pd.DataFrame(
@@ -303,5 +257,6 @@ def drill(click: Any, data: dict[str, Any] | None) -> Any:
     return ui.item_list(rows, current().legend, heading=f"Items using “{term}”")
 
 
+ui.register_drill(ids.CHANGED_CHART, [State(ids.CHANGED_CHART.data, "data")], items_using)
 ui.register_csv(ids.CHANGED_CHART, "distinctive_terms.csv")
 ui.register_url_sync(ids.CHANGED)

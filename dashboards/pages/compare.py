@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash
@@ -17,12 +16,6 @@ dash.register_page(
     __name__, path="/compare", name="Compare", order=3, title="Compare · Discourse Monitor"
 )
 
-GROUP_BY = (
-    ("source_type", "source type"),
-    ("country", "country"),
-    ("publisher", "publisher"),
-    ("language", "language"),
-)
 #: panels in the small multiples: the groups with the most items of the topic
 MAX_PANELS = 6
 
@@ -30,7 +23,6 @@ MAX_PANELS = 6
 def layout(**query: Any) -> html.Div:
     ctx = current()
     view = filter_from_query(query)
-    topics = [(t, ctx.legend.name(t)) for t in ctx.topics]
     return html.Div(
         [
             ui.header(
@@ -42,17 +34,12 @@ def layout(**query: Any) -> html.Div:
                 ids.COMPARE,
                 queries.filter_options(ctx.reader),
                 view,
-                ui.radio(
-                    "Topic",
-                    ids.COMPARE_TOPIC,
-                    topics,
-                    choice(query.get("topic"), ctx.topics, ctx.topics[0] if ctx.topics else ""),
-                ),
+                ui.topic_radio(ids.COMPARE_TOPIC, ctx.topics, ctx.legend, query.get("topic")),
                 ui.radio(
                     "Groups",
                     ids.COMPARE_GROUP_BY,
-                    GROUP_BY,
-                    choice(query.get("group_by"), [g for g, _ in GROUP_BY], "source_type"),
+                    ui.GROUP_BY,
+                    choice(query.get("group_by"), [g for g, _ in ui.GROUP_BY], "source_type"),
                 ),
                 ui.radio(
                     "Per",
@@ -96,56 +83,25 @@ def update(*values: Any) -> tuple[Any, ...]:
     return heat, ui.chart_data(mix), multiples, ui.chart_data(over_time), state
 
 
-def _narrow(view: Any, group_by: str, group: str) -> Any:
-    key = {
-        "source_type": "source_types",
-        "country": "countries",
-        "publisher": "publishers",
-        "language": "languages",
-    }[group_by]
-    return view.with_(**{key: (group,)})
-
-
-@callback(
-    Output(ids.COMPARE_HEATMAP.items, "children"),
-    Input(ids.COMPARE_HEATMAP.graph, "clickData"),
-    *ui.filter_states(ids.COMPARE),
-    State(ids.COMPARE_TOPIC, "value"),
-    State(ids.COMPARE_GROUP_BY, "value"),
-    prevent_initial_call=True,
-)
-def drill_heatmap(click: Any, *values: Any) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not point.get("customdata"):
-        return dash.no_update
+def items_in_cell(point: dict[str, Any], *values: Any) -> Any:
+    """The items of one group with the topic and the clicked frame."""
     ctx = current()
     group, frame = point["customdata"][0], point["customdata"][1]
     topic, group_by = values[6], values[7]
-    view = _narrow(ui.view_from(values[:6]), group_by, group)
+    view = ui.in_groups(ui.view_from(values[:6]), group_by, [group])
     items = queries.items_behind(ctx.reader, view, labels=(topic, frame))
     return ui.item_list(
         items, ctx.legend, heading=f"{group} · {ctx.legend.name(topic)} · {ctx.legend.name(frame)}"
     )
 
 
-@callback(
-    Output(ids.COMPARE_MULTIPLES.items, "children"),
-    Input(ids.COMPARE_MULTIPLES.graph, "clickData"),
-    *ui.filter_states(ids.COMPARE),
-    State(ids.COMPARE_TOPIC, "value"),
-    State(ids.COMPARE_GROUP_BY, "value"),
-    State(ids.COMPARE_PERIOD, "value"),
-    prevent_initial_call=True,
-)
-def drill_multiples(click: Any, *values: Any) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not point.get("customdata"):
-        return dash.no_update
+def items_at(point: dict[str, Any], *values: Any) -> Any:
+    """The items of one group, topic and frame in the clicked period."""
     ctx = current()
     group, frame = point["customdata"][0], point["customdata"][1]
     topic, group_by, period = values[6], values[7], values[8]
-    start = date.fromisoformat(str(point["x"])[:10])
-    view = _narrow(ui.view_from(values[:6]), group_by, group)
+    start = ui.point_day(point)
+    view = ui.in_groups(ui.view_from(values[:6]), group_by, [group])
     items = queries.items_behind(
         ctx.reader, view, labels=(topic, frame), period=period, start=start
     )
@@ -154,6 +110,14 @@ def drill_multiples(click: Any, *values: Any) -> Any:
     )
 
 
+DRILL_STATES = [
+    *ui.filter_states(ids.COMPARE),
+    State(ids.COMPARE_TOPIC, "value"),
+    State(ids.COMPARE_GROUP_BY, "value"),
+    State(ids.COMPARE_PERIOD, "value"),
+]
+ui.register_drill(ids.COMPARE_HEATMAP, DRILL_STATES, items_in_cell)
+ui.register_drill(ids.COMPARE_MULTIPLES, DRILL_STATES, items_at)
 ui.register_csv(ids.COMPARE_HEATMAP, "frame_mix_by_group.csv")
 ui.register_csv(ids.COMPARE_MULTIPLES, "frame_shares_by_group.csv")
 ui.register_url_sync(ids.COMPARE)

@@ -23,7 +23,6 @@ dash.register_page(
 def layout(**query: Any) -> html.Div:
     ctx = current()
     view = filter_from_query(query)
-    topics = [(t, ctx.legend.name(t)) for t in ctx.topics]
     return html.Div(
         [
             ui.header(
@@ -36,12 +35,7 @@ def layout(**query: Any) -> html.Div:
                 ids.FRAMING,
                 queries.filter_options(ctx.reader),
                 view,
-                ui.radio(
-                    "Topic",
-                    ids.FRAMING_TOPIC,
-                    topics,
-                    choice(query.get("topic"), ctx.topics, ctx.topics[0] if ctx.topics else ""),
-                ),
+                ui.topic_radio(ids.FRAMING_TOPIC, ctx.topics, ctx.legend, query.get("topic")),
                 ui.radio(
                     "Per",
                     ids.FRAMING_PERIOD,
@@ -131,21 +125,11 @@ def shift_table(changes: dict[str, list[tuple[date, float, float]]], legend: Any
     return html.Div([html.H3("Shifts"), html.Table([head, html.Tbody(rows)], className="table")])
 
 
-@callback(
-    Output(ids.FRAMING_CHART.items, "children"),
-    Input(ids.FRAMING_CHART.graph, "clickData"),
-    *ui.filter_states(ids.FRAMING),
-    State(ids.FRAMING_TOPIC, "value"),
-    State(ids.FRAMING_PERIOD, "value"),
-    prevent_initial_call=True,
-)
-def drill(click: Any, *values: Any) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not point.get("customdata"):
-        return dash.no_update
+def items_at(point: dict[str, Any], *values: Any) -> Any:
+    """The items of one frame and topic in the clicked period."""
     ctx = current()
     frame, topic, period = point["customdata"][0], values[6], values[7]
-    start = date.fromisoformat(str(point["x"])[:10])
+    start = ui.point_day(point)
     items = queries.items_behind(
         ctx.reader, ui.view_from(values[:6]), labels=(topic, frame), period=period, start=start
     )
@@ -153,5 +137,14 @@ def drill(click: Any, *values: Any) -> Any:
     return ui.item_list(items, ctx.legend, heading=heading)
 
 
+ui.register_drill(
+    ids.FRAMING_CHART,
+    [
+        *ui.filter_states(ids.FRAMING),
+        State(ids.FRAMING_TOPIC, "value"),
+        State(ids.FRAMING_PERIOD, "value"),
+    ],
+    items_at,
+)
 ui.register_csv(ids.FRAMING_CHART, "frame_shares.csv")
 ui.register_url_sync(ids.FRAMING)

@@ -55,31 +55,26 @@ def layout(**query: Any) -> html.Div:
                 ids.ITEMS,
                 queries.filter_options(c.reader),
                 view,
-                html.Div(
-                    [
-                        html.Label("Search", htmlFor=ids.ITEMS_SEARCH),
-                        dcc.Input(
-                            id=ids.ITEMS_SEARCH,
-                            type="search",
-                            debounce=True,
-                            value=query.get("q", ""),
-                            placeholder="words…",
-                        ),
-                    ],
-                    className="control",
+                ui.control(
+                    "Search",
+                    dcc.Input(
+                        id=ids.ITEMS_SEARCH,
+                        type="search",
+                        debounce=True,
+                        value=query.get("q", ""),
+                        placeholder="words…",
+                    ),
+                    html_for=ids.ITEMS_SEARCH,
                 ),
-                html.Div(
-                    [
-                        html.Label("Labels (all must apply)"),
-                        dcc.Dropdown(
-                            id=ids.ITEMS_LABELS,
-                            options=labels,
-                            multi=True,
-                            value=list(as_tuple(query.get("labels"))),
-                            placeholder="any",
-                        ),
-                    ],
-                    className="control",
+                ui.control(
+                    "Labels (all must apply)",
+                    dcc.Dropdown(
+                        id=ids.ITEMS_LABELS,
+                        options=labels,
+                        multi=True,
+                        value=list(as_tuple(query.get("labels"))),
+                        placeholder="any",
+                    ),
                 ),
             ),
             export_bar(view, str(query.get("q") or ""), as_tuple(query.get("labels"))),
@@ -165,12 +160,10 @@ def correction_form(labels: list[dict[str, str]]) -> html.Div:
     return html.Div(
         [
             html.H3("Correct a label"),
-            html.Div(
-                [
-                    html.Label("Label", htmlFor=ids.ITEMS_FIX_LABEL),
-                    dcc.Dropdown(id=ids.ITEMS_FIX_LABEL, options=labels, clearable=False),
-                ],
-                className="control",
+            ui.control(
+                "Label",
+                dcc.Dropdown(id=ids.ITEMS_FIX_LABEL, options=labels, clearable=False),
+                html_for=ids.ITEMS_FIX_LABEL,
             ),
             dcc.RadioItems(
                 id=ids.ITEMS_FIX_APPLIES,
@@ -181,24 +174,20 @@ def correction_form(labels: list[dict[str, str]]) -> html.Div:
                     {"label": "does not apply", "value": "rejects"},
                 ],
             ),
-            html.Div(
-                [
-                    html.Label("Your name", htmlFor=ids.ITEMS_FIX_ANALYST),
-                    dcc.Input(
-                        id=ids.ITEMS_FIX_ANALYST,
-                        type="text",
-                        persistence=True,
-                        placeholder="who corrects",
-                    ),
-                ],
-                className="control",
+            ui.control(
+                "Your name",
+                dcc.Input(
+                    id=ids.ITEMS_FIX_ANALYST,
+                    type="text",
+                    persistence=True,
+                    placeholder="who corrects",
+                ),
+                html_for=ids.ITEMS_FIX_ANALYST,
             ),
-            html.Div(
-                [
-                    html.Label("Note", htmlFor=ids.ITEMS_FIX_NOTE),
-                    dcc.Input(id=ids.ITEMS_FIX_NOTE, type="text", placeholder="optional"),
-                ],
-                className="control",
+            ui.control(
+                "Note",
+                dcc.Input(id=ids.ITEMS_FIX_NOTE, type="text", placeholder="optional"),
+                html_for=ids.ITEMS_FIX_NOTE,
             ),
             html.Button("Save correction", id=ids.ITEMS_FIX_SAVE, className="button"),
             html.Div(id=ids.ITEMS_FIX_RESULT, role="status"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash
@@ -135,20 +134,11 @@ def health_summary(health: Any) -> html.Div:
     )
 
 
-@callback(
-    Output(ids.OVERVIEW_TOPICS.items, "children"),
-    Input(ids.OVERVIEW_TOPICS.graph, "clickData"),
-    *ui.filter_states(ids.OVERVIEW),
-    State(ids.OVERVIEW_PERIOD, "value"),
-    prevent_initial_call=True,
-)
-def drill(click: Any, *values: Any) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not point.get("customdata"):
-        return dash.no_update
+def items_at(point: dict[str, Any], *values: Any) -> Any:
+    """The items of one topic in the clicked period."""
     ctx = current()
     topic, period = point["customdata"][0], values[6]
-    start = date.fromisoformat(str(point["x"])[:10])
+    start = ui.point_day(point)
     items = queries.items_behind(
         ctx.reader, ui.view_from(values[:6]), labels=(topic,), period=period, start=start
     )
@@ -157,5 +147,10 @@ def drill(click: Any, *values: Any) -> Any:
     )
 
 
+ui.register_drill(
+    ids.OVERVIEW_TOPICS,
+    [*ui.filter_states(ids.OVERVIEW), State(ids.OVERVIEW_PERIOD, "value")],
+    items_at,
+)
 ui.register_csv(ids.OVERVIEW_TOPICS, "topics_over_time.csv")
 ui.register_url_sync(ids.OVERVIEW)

@@ -47,18 +47,15 @@ def layout(**query: Any) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Status"),
-                            dash.dcc.Dropdown(
-                                id=ids.SOURCES_STATUS,
-                                multi=True,
-                                value=chosen,
-                                placeholder="all",
-                                options=[{"label": s, "value": s} for s in STATUSES],
-                            ),
-                        ],
-                        className="control",
+                    ui.control(
+                        "Status",
+                        dash.dcc.Dropdown(
+                            id=ids.SOURCES_STATUS,
+                            multi=True,
+                            value=chosen,
+                            placeholder="all",
+                            options=[{"label": s, "value": s} for s in STATUSES],
+                        ),
                     ),
                     dash.dcc.Store(id=ids.SOURCES.query),
                 ],

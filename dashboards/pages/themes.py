@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash
@@ -37,18 +36,15 @@ def layout(**query: Any) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Week starting"),
-                            dcc.DatePickerRange(
-                                id=ids.THEMES.dates,
-                                display_format="YYYY-MM-DD",
-                                clearable=True,
-                                start_date=view.start.isoformat() if view.start else None,
-                                end_date=view.end.isoformat() if view.end else None,
-                            ),
-                        ],
-                        className="control",
+                    ui.control(
+                        "Week starting",
+                        dcc.DatePickerRange(
+                            id=ids.THEMES.dates,
+                            display_format="YYYY-MM-DD",
+                            clearable=True,
+                            start_date=view.start.isoformat() if view.start else None,
+                            end_date=view.end.isoformat() if view.end else None,
+                        ),
                     ),
                     ui.radio(
                         "Per",
@@ -105,24 +101,17 @@ def update(start: Any, end: Any, period: str) -> tuple[Any, ...]:
     return figure, ui.chart_data(trends), html.Div([html.H3("Themes"), listing]), state
 
 
-@callback(
-    Output(ids.THEMES_CHART.items, "children"),
-    Input(ids.THEMES_CHART.graph, "clickData"),
-    State(ids.THEMES_PERIOD, "value"),
-    prevent_initial_call=True,
-)
-def drill(click: Any, period: str) -> Any:
-    point = ui.clicked_point(click)
-    if point is None or not point.get("customdata"):
-        return dash.no_update
+def items_at(point: dict[str, Any], period: str) -> Any:
+    """The items whose main theme is the clicked one, in the clicked period."""
     ctx = current()
     theme_id, label = int(point["customdata"][0]), point["customdata"][1]
-    start = date.fromisoformat(str(point["x"])[:10])
+    start = ui.point_day(point)
     items = queries.items_behind(
         ctx.reader, ViewFilter(), theme_id=theme_id, period=period, start=start
     )
     return ui.item_list(items, ctx.legend, heading=f"{label} · {period} of {start}")
 
 
+ui.register_drill(ids.THEMES_CHART, [State(ids.THEMES_PERIOD, "value")], items_at)
 ui.register_csv(ids.THEMES_CHART, "themes_over_time.csv")
 ui.register_url_sync(ids.THEMES)
