@@ -210,6 +210,7 @@ def frame_share_figure(
                 y=np.concatenate(
                     [100 * _arr(part["share_high"]), 100 * _arr(part["share_low"])[::-1]]
                 ),
+                mode="lines",  # plotly's default adds a marker at every corner of the band
                 fill="toself",
                 fillcolor=_rgba(color, 0.08),
                 line={"width": 0},

@@ -89,7 +89,7 @@ def test_frame_share_figure_has_a_band_and_a_line_per_frame_shifts_and_events():
     assert sovereign.line.color == "#0072B2"
     assert list(sovereign.y) == pytest.approx([100.0, 50.0, 50.0])
     band = next(t for t in bands if t.legendgroup == "sovereign_choice")
-    assert band.fillcolor == "rgba(0,114,178,0.08)"
+    assert band.fillcolor == "rgba(0,114,178,0.08)" and band.mode == "lines"
     # every band lies under every line
     order = list(fig.data)
     assert max(order.index(b) for b in bands) < min(order.index(t) for t in lines)
