@@ -45,7 +45,7 @@ from monitor.feeds.parse import ParsedEntry, ParsedFeed, parse_feed
 from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
 from monitor.store.items import StoreCounts, known_entry_keys, store_entries
 from monitor.store.models import Feed
-from monitor.store.session import transaction
+from monitor.store.session import in_transaction, transaction
 from monitor.store.tags import tag_items
 from monitor.tagging.tagger import Tagger, TagInput, TagResult
 from monitor.tagging.train import load_tagger
@@ -388,20 +388,23 @@ class _Cycle:
         parsed: ParsedFeed | None,
         body_hash: str | None,
     ) -> None:
-        with transaction(self.engine) as session:
-            decision, counts = self._record(session, claimed, result, parsed, body_hash)
+        decision, counts = in_transaction(
+            self.engine, lambda session: self._record(session, claimed, result, parsed, body_hash)
+        )
         self._count(claimed, decision, counts)
 
     def _store_unread(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
         """Feeds with nothing to read (not modified, same body, fetch failed): one transaction."""
-        with transaction(self.engine) as session:
+
+        def record_all(session: Session) -> list[tuple[_Claimed, FeedUpdate, StoreCounts]]:
             # one query loads the feeds the records below update
             session.scalars(select(Feed).where(Feed.id.in_([c.feed_id for c, _, _ in batch]))).all()
-            decisions = [
+            return [
                 (claimed, *self._record(session, claimed, result, None, read.body_hash))
                 for claimed, result, read in batch
             ]
-        for claimed, decision, counts in decisions:
+
+        for claimed, decision, counts in in_transaction(self.engine, record_all):
             self._count(claimed, decision, counts)
 
     def _record(

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from monitor.config import FeedSettings, load_settings
 from monitor.pipeline import run_cycle
 from monitor.store.feeds import add_feed, claim_due_feeds
 from monitor.store.models import Entry, Feed, FetchEvent, Item
-from monitor.store.session import make_engine, transaction, upgrade
+from monitor.store.session import in_transaction, make_engine, transaction, upgrade
 from tests.conftest import REPO
 from tests.feedserver import FeedServer
 
@@ -306,4 +308,65 @@ def test_monitor_run_stops_on_a_signal_after_storing_its_in_flight_feeds(
         )
     assert checked == 4
     assert leased(engine) == 0
+    engine.dispose()
+
+
+# ---- transactions that lose a race run again (PostgreSQL) ----------------------
+
+
+def _race_table(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE race (id integer PRIMARY KEY, n integer NOT NULL)"))
+        conn.execute(text("INSERT INTO race VALUES (1, 0), (2, 0)"))
+    return engine
+
+
+def test_a_transaction_that_loses_a_deadlock_runs_again(postgres_url):
+    # two workers update the same two rows in opposite orders: PostgreSQL aborts one
+    engine = _race_table(postgres_url)
+    both_hold_a_row = threading.Barrier(2)
+    runs: Counter[str] = Counter()
+    errors: list[BaseException] = []
+
+    def worker(name: str, first: int, second: int) -> None:
+        def work(session):
+            runs[name] += 1
+            session.execute(text("UPDATE race SET n = n + 1 WHERE id = :id"), {"id": first})
+            if runs[name] == 1:
+                both_hold_a_row.wait(timeout=10)
+            session.execute(text("UPDATE race SET n = n + 1 WHERE id = :id"), {"id": second})
+
+        try:
+            in_transaction(engine, work)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=("a", 1, 2)),
+        threading.Thread(target=worker, args=("b", 2, 1)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(runs.values()) == [1, 2]  # the loser ran once more, the winner once
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM race ORDER BY id")).scalars().all() == [2, 2]
+    engine.dispose()
+
+
+def test_any_other_database_error_is_raised_at_once(postgres_url):
+    engine = _race_table(postgres_url)
+    runs = 0
+
+    def work(session):
+        nonlocal runs
+        runs += 1
+        session.execute(text("INSERT INTO race VALUES (1, 0)"))
+
+    with pytest.raises(IntegrityError):
+        in_transaction(engine, work)
+    assert runs == 1
     engine.dispose()

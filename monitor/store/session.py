@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alembic import command
@@ -67,6 +69,27 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with session_factory(engine).begin() as session:
         yield session
+
+
+T = TypeVar("T")
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race
+#: with another worker's (say, over the same item_counts rows) and can simply run again
+_LOST_RACE = frozenset({"40P01", "40001"})
+
+
+def in_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 4) -> T:
+    """`work(session)` in one transaction, run again from the start if PostgreSQL aborted
+    it for a deadlock or a serialization failure; anything else is raised at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _LOST_RACE or attempt == attempts:
+                raise
+            time.sleep(random.uniform(0, 0.05 * attempt))  # apart, so they do not meet again
+    raise AssertionError("unreachable")
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
