@@ -134,6 +134,7 @@ def test_spike_rule_fires_once_for_its_window(engine, mailbox, hooks):
         "label": "neutrality_as_settlement",
         "window_hours": 24.0,
         "baseline_windows": 4,
+        "publishers": ["WIRE"],  # stored as Wire: names match ignoring case, as in match rules
         "channels": ["hook"],
     }
     settings = make_settings(

@@ -239,8 +239,11 @@ def window_population(
     session: Session, settings: Settings, rule: AlertRuleSettings, since: datetime, until: datetime
 ) -> list[Loaded]:
     """Items published in [since, until) that pass the rule's filters."""
+    publishers = stored_publishers(session, rule.publishers)
+    if rule.publishers and not publishers:
+        return []  # none of the rule's publishers is stored yet
     sources = ItemFilter(
-        publishers=rule.publishers,
+        publishers=publishers,
         source_types=rule.source_types,
         countries=tuple(c.upper() for c in rule.countries),
         languages=tuple(lang.lower() for lang in rule.languages),
@@ -253,6 +256,14 @@ def window_population(
     )
     ids = list(session.scalars(query).all())
     return [x for x in load_candidates(session, settings, ids) if matches(rule, x.candidate)]
+
+
+def stored_publishers(session: Session, names: Sequence[str]) -> tuple[str, ...]:
+    """The stored source names that `names` name, ignoring case as `matches` does."""
+    wanted = {name.casefold() for name in names}
+    if not wanted:
+        return ()
+    return tuple(n for n in session.scalars(select(Source.name)) if n.casefold() in wanted)
 
 
 def _has(loaded: Loaded, label: str, min_score: float) -> bool:
