@@ -1,6 +1,8 @@
 """Keyword rules: stems, proximity, exclusions, offsets, field weights."""
 
+from monitor.config import load_settings
 from monitor.tagging.rules import Rule, RuleSet
+from monitor.tagging.tagger import rules_from_settings
 
 RULES = RuleSet(
     [
@@ -100,3 +102,15 @@ def test_an_exclusion_starting_at_the_same_word_cancels_the_phrase():
     )
     assert rules.match({"title": "Summit of the Non-Aligned Movement opens"}, "en") == []
     assert len(rules.match({"title": "A non-aligned Ukraine?"}, "en")) == 1
+
+
+def test_shipped_accession_rule_reads_join_but_not_joint() -> None:
+    shipped = rules_from_settings(load_settings().tagging)
+
+    def membership(text: str) -> bool:
+        hits = shipped.match({"content": text}, "en")
+        return any(h.label == "nato_membership" for h in hits)
+
+    assert not membership("We will act jointly with our allies. Joint NATO exercises began.")
+    assert membership("Sweden joined NATO in March.")
+    assert membership("Kyiv is joining the Alliance.")
