@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.alerts.render import Message
 from monitor.config import AlertRuleSettings
+from monitor.store.leases import claim
 from monitor.store.models import (
     AlertAttempt,
     AlertDigest,
@@ -120,33 +121,17 @@ class Outgoing:
 def claim_due_messages(
     session: Session, *, worker: str, now: datetime, limit: int, lease_seconds: float
 ) -> list[Outgoing]:
-    """Lease up to `limit` due messages to this worker (FOR UPDATE SKIP LOCKED).
-
-    As with feeds, a message leased by a worker that died is due again when its
-    lease expires; SQLite serialises writers, so the statement is safe there too.
-    """
-    due = (
-        select(AlertOutbox.id)
-        .where(
-            AlertOutbox.status == "pending",
-            AlertOutbox.next_attempt_at <= now,
-            or_(AlertOutbox.lease_expires_at.is_(None), AlertOutbox.lease_expires_at < now),
-        )
-        .order_by(AlertOutbox.next_attempt_at, AlertOutbox.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    """Lease up to `limit` due messages to this worker (see `leases.claim`)."""
+    rows = claim(
+        session,
+        AlertOutbox,
+        due=(AlertOutbox.status == "pending", AlertOutbox.next_attempt_at <= now),
+        order_by=(AlertOutbox.next_attempt_at, AlertOutbox.id),
+        limit=limit,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
     )
-    claimed = session.scalars(
-        update(AlertOutbox)
-        .where(AlertOutbox.id.in_(due.scalar_subquery()))
-        .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
-        .returning(AlertOutbox.id)
-    ).all()
-    if not claimed:
-        return []
-    rows = session.scalars(
-        select(AlertOutbox).where(AlertOutbox.id.in_(claimed)).order_by(AlertOutbox.id)
-    ).all()
     return [
         Outgoing(
             id=row.id,

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import SOURCE_TYPES, FeedSettings, is_http_url
 from monitor.errors import InputError
 from monitor.feeds.decide import FeedUpdate
 from monitor.feeds.fetch import FetchResult
+from monitor.store.leases import claim
 from monitor.store.models import Entry, Feed, FetchEvent, Item, Source
 
 
@@ -109,43 +110,26 @@ def claim_due_feeds(
     cycle_started_at: datetime | None = None,
     include_not_due: bool = False,
 ) -> list[Feed]:
-    """Lease up to `limit` due feeds to this worker.
+    """Lease up to `limit` due feeds to this worker (see `leases.claim`).
 
-    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on
-    PostgreSQL concurrent workers skip each other's rows; SQLite serialises
-    writers, so the same statement is safe there too. An expired lease (a
-    worker died) makes the feed claimable again. A feed checked since
-    `cycle_started_at` is never claimed twice in one cycle.
+    A feed checked since `cycle_started_at` is never claimed twice in one cycle.
     """
-    conditions = [
-        Feed.enabled.is_(True),
-        or_(Feed.lease_expires_at.is_(None), Feed.lease_expires_at < now),
-    ]
+    conditions: list[ColumnElement[bool]] = [Feed.enabled.is_(True)]
     if not include_not_due:
         conditions.append(Feed.next_check_at <= now)
     if cycle_started_at is not None:
         conditions.append(
             or_(Feed.last_checked_at.is_(None), Feed.last_checked_at < cycle_started_at)
         )
-    due = (
-        select(Feed.id)
-        .where(*conditions)
-        .order_by(Feed.next_check_at, Feed.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = session.scalars(
-        update(Feed)
-        .where(Feed.id.in_(due.scalar_subquery()))
-        .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
-        .returning(Feed.id)
-    ).all()
-    if not claimed:
-        return []
-    return list(
-        session.scalars(
-            select(Feed).where(Feed.id.in_(claimed)).order_by(Feed.next_check_at, Feed.id)
-        ).all()
+    return claim(
+        session,
+        Feed,
+        due=conditions,
+        order_by=(Feed.next_check_at, Feed.id),
+        limit=limit,
+        worker=worker,
+        now=now,
+        lease_seconds=lease_seconds,
     )
 
 
