@@ -497,15 +497,7 @@ def items_behind(
         lo = max(start, view.start) if view.start else start
         hi = min(end - timedelta(days=1), view.end) if view.end else end - timedelta(days=1)
         view = view.with_(start=lo, end=hi)
-    query = select(
-        Item.id,
-        Item.published_at,
-        Item.title,
-        Source.name,
-        Item.language,
-        Item.canonical_url,
-        Item.url,
-    ).join(Source, Source.id == Item.source_id)
+    query = _item_list()
     for label in labels:
         query = query.where(_labelled(label))
     if theme_id is not None:
@@ -513,12 +505,28 @@ def items_behind(
             Item.id.in_(select(ItemTheme.item_id).where(ItemTheme.theme_id == theme_id))
         )
     query = _filtered(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit), view)
-    df = _frame(
-        engine,
-        query,
-        ["id", "published_at", "title", "publisher", "language", "canonical_url", "url"],
-    )
-    return _with_labels(engine, _with_link(df))
+    return _item_list_frame(engine, query)
+
+
+_ITEM_LIST_COLUMNS = (
+    Item.id,
+    Item.published_at,
+    Item.title,
+    Source.name,
+    Item.language,
+    Item.canonical_url,
+    Item.url,
+)
+
+
+def _item_list() -> Select[Any]:
+    """The columns of an item list (Items page, the items behind a chart point)."""
+    return select(*_ITEM_LIST_COLUMNS).join(Source, Source.id == Item.source_id)
+
+
+def _item_list_frame(engine: Engine, query: Select[Any]) -> pd.DataFrame:
+    names = ["id", "published_at", "title", "publisher", "language", "canonical_url", "url"]
+    return _with_labels(engine, _with_link(_frame(engine, query, names)))
 
 
 # --- themes ----------------------------------------------------------------------------
@@ -564,15 +572,7 @@ def search_items(
     limit: int = 50,
 ) -> pd.DataFrame:
     """One page of items, newest first, with every word of `text` (see monitor.store.search)."""
-    query = select(
-        Item.id,
-        Item.published_at,
-        Item.title,
-        Source.name,
-        Item.language,
-        Item.canonical_url,
-        Item.url,
-    ).join(Source, Source.id == Item.source_id)
+    query = _item_list()
     if text.strip():
         with engine.connect() as conn:
             many = has_many_matches(conn, text, MANY_MATCHES)
@@ -582,12 +582,7 @@ def search_items(
     query = _filtered(
         query.order_by(Item.published_at.desc(), Item.id.desc()).offset(offset).limit(limit), view
     )
-    df = _frame(
-        engine,
-        query,
-        ["id", "published_at", "title", "publisher", "language", "canonical_url", "url"],
-    )
-    return _with_labels(engine, _with_link(df))
+    return _item_list_frame(engine, query)
 
 
 def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:
