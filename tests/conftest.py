@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from monitor.config import Settings, settings_from_dict
 from monitor.store.session import make_engine, upgrade
+from tests.alertservers import WEBHOOK_SECRET, MailBox, WebhookReceiver
 from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,6 +98,26 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret the webhook channel of `alertservers.channels` signs with."""
+    monkeypatch.setenv("MONITOR_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[MailBox]:
+    """A real SMTP server (aiosmtpd) on loopback."""
+    with MailBox() as box:
+        yield box
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on loopback that records webhook calls."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

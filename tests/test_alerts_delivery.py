@@ -14,27 +14,12 @@ from monitor.alerts.outbox import claim_due_messages, recent_alerts, recent_fail
 from monitor.alerts.sender import deliver_due
 from monitor.store.models import AlertAttempt, AlertEvent, AlertOutbox
 from monitor.store.session import make_engine, transaction
-from tests.alertservers import WEBHOOK_SECRET, MailBox, WebhookReceiver, channels
+from tests.alertservers import MailBox, channels
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.usefixtures("webhook_secret")
+
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def webhook_secret(monkeypatch):
-    monkeypatch.setenv("MONITOR_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
-
-
-@pytest.fixture
-def mailbox():
-    with MailBox() as box:
-        yield box
-
-
-@pytest.fixture
-def hooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def settings_for(url, mailbox, hooks, rules=None, **alerts):

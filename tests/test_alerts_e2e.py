@@ -26,7 +26,7 @@ from monitor.scheduler import run_worker
 from monitor.store.feeds import add_feed
 from monitor.store.models import AlertEvent, AlertOutbox
 from monitor.store.session import transaction
-from tests.alertservers import WEBHOOK_SECRET, MailBox, WebhookReceiver, channels
+from tests.alertservers import MailBox, WebhookReceiver, channels
 from tests.conftest import make_settings
 from tests.feedserver import FeedServer
 from tests.test_pipeline import rss
@@ -70,23 +70,6 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MONITOR_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[MailBox]:
-    with MailBox() as box:
-        yield box
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def subjects(mailbox: MailBox, prefix: str) -> list[str]:

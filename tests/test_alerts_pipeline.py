@@ -16,9 +16,11 @@ from monitor.store.feeds import add_feed, get_or_create_source
 from monitor.store.models import AlertEvent, AlertOutbox, Item, Tag
 from monitor.store.session import transaction
 from monitor.tagging.train import load_tagger
-from tests.alertservers import WEBHOOK_SECRET, MailBox, WebhookReceiver, channels
+from tests.alertservers import channels
 from tests.conftest import make_settings
 from tests.test_pipeline import rss
+
+pytestmark = pytest.mark.usefixtures("webhook_secret")
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -26,23 +28,6 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def tagger():
     return load_tagger(make_settings().tagging)
-
-
-@pytest.fixture(autouse=True)
-def webhook_secret(monkeypatch):
-    monkeypatch.setenv("MONITOR_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
-
-
-@pytest.fixture
-def mailbox():
-    with MailBox() as box:
-        yield box
-
-
-@pytest.fixture
-def hooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 NEUTRAL = (
