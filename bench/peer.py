@@ -67,7 +67,8 @@ class Side:
 
 @contextmanager
 def peak_rss() -> Iterator[list[float]]:
-    """Samples the memory (PSS) of this process and its parse workers; yields [peak MiB].
+    """Samples the memory (PSS) of this process, its parse workers and the fork server
+    they come from; yields [peak MiB].
 
     The loopback server is a child process too, and is left out.
     """
@@ -80,9 +81,11 @@ def peak_rss() -> Iterator[list[float]]:
             pids = [os.getpid()]
             if pipeline._pool is not None:
                 pids += list(pipeline._pool[1]._processes or {})
+            with suppress(AttributeError):
+                pids.append(multiprocessing.forkserver._forkserver._forkserver_pid)
             for pid in pids:
                 with suppress(psutil.Error):
-                    # PSS: pages the forked workers share with the worker count once
+                    # PSS: pages the workers share with the fork server count once
                     total += psutil.Process(pid).memory_full_info().pss
             peak[0] = max(peak[0], total / 2**20)
             done.wait(0.1)

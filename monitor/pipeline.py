@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
 import os
 import socket
 import threading
@@ -543,14 +544,24 @@ _worker_tagger: Tagger | None = None
 
 def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
     """One pool of parser processes per worker process, kept across cycles while the
-    tagger stays the same (each process holds a copy, to tag new entries)."""
+    tagger stays the same (each process holds a copy, to tag new entries).
+
+    The processes come from a fork server, not from a fork of this process: here
+    other threads (the scheduler's, the web server's) may hold a lock at the moment
+    of a fork, and a child that inherits it held hangs the cycle for good.
+    """
     global _pool
     if _pool is None or _pool[0] != tagger.version:
         _drop_pool()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
         executor = ProcessPoolExecutor(
-            max_workers=_parse_workers(), initializer=_install_tagger, initargs=(tagger,)
+            max_workers=_parse_workers(),
+            mp_context=context,
+            initializer=_install_tagger,
+            initargs=(tagger,),
         )
-        # the processes fork now, not at the first body, when the event loop's threads run
+        # start the processes now rather than at the first body
         executor.submit(int).result()
         _pool = (tagger.version, executor)
     return _pool[1]

@@ -57,7 +57,11 @@ def test_up_serves_dashboard_and_api_and_stops_on_sigterm(tmp_path, feed_server)
             except OSError:
                 pass
             time.sleep(0.5)
-        assert sources and sources[0]["last_success_at"], "the worker never fetched the feed"
+        if not (sources and sources[0]["last_success_at"]):
+            process.kill()
+            output, _ = process.communicate(timeout=60)
+            message = f"the worker never fetched the feed; it printed:\n{output.decode()}"
+            raise AssertionError(message)
         status, page = _get(f"http://127.0.0.1:{port}/")
         assert status == 200 and b"Discourse Monitor" in page
         process.send_signal(signal.SIGTERM)
