@@ -263,17 +263,20 @@ def test_fetched_items_are_tagged_in_the_transaction_that_stores_them(engine, fe
     assert positive == {"Allies say Ukraine will join NATO once the war ends"}
 
 
+class _BrokenTagger(Tagger):
+    """At module level: the parse processes receive the tagger pickled."""
+
+    def tag_many(self, items):
+        raise RuntimeError("model file damaged")
+
+
 def test_a_tagging_failure_stores_nothing_of_that_feed(sqlite_engine, feed_server, tagger):
     from monitor.pipeline import run_cycle
     from tests.conftest import make_settings
 
-    class Broken(Tagger):
-        def tag_many(self, items):
-            raise RuntimeError("model file damaged")
-
     _feed(sqlite_engine, feed_server)
     report = run_cycle(
-        make_settings(), sqlite_engine, include_not_due=True, tagger=Broken(SETTINGS.tagging)
+        make_settings(), sqlite_engine, include_not_due=True, tagger=_BrokenTagger(SETTINGS.tagging)
     )
     assert report.feeds_failed == 1
     with transaction(sqlite_engine) as session:
