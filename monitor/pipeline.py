@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import socket
 import threading
@@ -110,8 +111,7 @@ def run_cycle(
     cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
     cycle.include_not_due = include_not_due
     cycle.tagger = tagger or load_tagger(settings.tagging)
-    # created before the event loop starts, so its workers fork from a process without loop threads
-    parse_pool(cycle.tagger)
+    parse_pool(cycle.tagger)  # started (once per process) before the cycle's event loop
     return asyncio.run(cycle.run())
 
 
@@ -138,6 +138,8 @@ class _Cycle:
         #: tags computed ahead in the pool, by a digest of what was tagged; kept for the
         #: cycle, so a story carried by several feeds is tagged once
         self.tagged_ahead: dict[bytes, TagResult] = {}
+        #: entries being tagged in the pool, by digest: a copy in another feed waits for them
+        self.tagging: dict[bytes, asyncio.Future[list[TagResult]]] = {}
         self.tagging_ahead = 0
         self.report = CycleReport()
 
@@ -311,21 +313,31 @@ class _Cycle:
         assert read.parsed is not None
         entries = read.parsed.entries
         known = await asyncio.to_thread(self._known_keys, claimed.feed_id, entries)
-        fresh = (_tag_input(e) for e in entries if e.entry_key not in known)
-        wanted = {key: i for i in fresh if (key := _digest(i)) not in self.tagged_ahead}
+        inputs = [_tag_input(e) for e in entries if e.entry_key not in known]
+        fresh = {_digest(i): i for i in inputs}
+        wanted = {
+            k: i for k, i in fresh.items() if k not in self.tagged_ahead and k not in self.tagging
+        }
+        elsewhere = {self.tagging[k] for k in fresh if k in self.tagging}
+        if wanted:
+            batch = asyncio.get_running_loop().run_in_executor(
+                parse_pool(self.tagger), _tag_in_worker, list(wanted.values())
+            )
+            self.tagging.update(dict.fromkeys(wanted, batch))
         self.tagging_ahead += 1
 
         async def tag() -> None:
             try:
                 if wanted:
-                    loop = asyncio.get_running_loop()
-                    tags = await loop.run_in_executor(
-                        parse_pool(self.tagger), _tag_in_worker, list(wanted.values())
-                    )
+                    tags = await batch
                     self.tagged_ahead.update(zip(wanted, tags, strict=True))
+                # copies of these entries in feeds read a moment earlier, tagged there
+                await asyncio.gather(*elsewhere, return_exceptions=True)
             except Exception:  # stored all the same, tagged by the writer
                 log.warning("tagging ahead for %s failed", claimed.url, exc_info=True)
             finally:
+                for key in wanted:
+                    self.tagging.pop(key, None)
                 self.tagging_ahead -= 1
                 results.put_nowait((claimed, result, replace(read, tagged=True)))
 
@@ -577,6 +589,16 @@ def _drop_pool() -> None:
 def _install_tagger(tagger: Tagger) -> None:
     global _worker_tagger
     _worker_tagger = tagger
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End this parse process when the worker that owns it dies (killed, out of memory):
+    it would otherwise wait for work forever, and keep the fork server alive with it."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(0)
 
 
 def _tag_in_worker(inputs: list[TagInput]) -> list[TagResult]:

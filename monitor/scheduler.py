@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from monitor.alerts.cycle import run_alerts
 from monitor.alerts.sender import deliver_due
 from monitor.config import Settings
-from monitor.pipeline import run_cycle, worker_name
+from monitor.pipeline import parse_pool, run_cycle, worker_name
 from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def run_worker(
     stop = stop or threading.Event()
     worker = worker_name()
     tagger = load_tagger(settings.tagging)
+    parse_pool(tagger)  # started now, so the first cycle does not wait for it
     immediate = any(
         r.enabled and r.kind == "match" and r.delivery == "immediate" for r in settings.alerts.rules
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -248,9 +249,13 @@ def test_a_worker_killed_mid_cycle_loses_no_item_and_stores_none_twice(
     worker = subprocess.Popen([MONITOR, "--config", str(config), "run"], env=worker_env())
     try:
         wait_for(lambda: count(engine, FetchEvent) >= 4, 20, "the worker to store a few feeds")
+        helpers = psutil.Process(worker.pid).children(recursive=True)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
+    assert helpers, "the worker had no parse processes"
+    _gone, left = psutil.wait_procs(helpers, timeout=15)
+    assert not left, f"parse processes outlived their worker: {left}"
     stored_before_restart = count(engine, FetchEvent)
     assert stored_before_restart < 24, "the worker finished before it could be killed"
     assert leased(engine) > 0, "no feed was in flight when the worker died"
