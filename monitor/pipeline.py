@@ -55,6 +55,10 @@ from monitor.tagging.train import load_tagger
 log = logging.getLogger(__name__)
 
 
+#: seconds the writer waits for more unread feeds to record with the first
+_UNREAD_LINGER = 0.05
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -108,10 +112,10 @@ def run_cycle(
     With `include_not_due`, every enabled feed is fetched now, whatever its schedule.
     A long-running worker passes its `tagger` so the model is loaded once.
     """
-    cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now)
+    tagger = tagger or load_tagger(settings.tagging)
+    cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now, tagger)
     cycle.include_not_due = include_not_due
-    cycle.tagger = tagger or load_tagger(settings.tagging)
-    parse_pool(cycle.tagger)  # started (once per process) before the cycle's event loop
+    parse_pool(tagger)  # started (once per process) before the cycle's event loop
     return asyncio.run(cycle.run())
 
 
@@ -124,6 +128,7 @@ class _Cycle:
         stop: threading.Event | None,
         transport: httpx.AsyncBaseTransport | None,
         now: datetime | None,
+        tagger: Tagger,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -134,7 +139,7 @@ class _Cycle:
         self.started_at = self.now()
         self.include_not_due = False
         self.background: set[asyncio.Task[None]] = set()
-        self.tagger: Tagger = Tagger(settings.tagging)
+        self.tagger = tagger
         #: tags computed ahead in the pool, by a digest of what was tagged; kept for the
         #: cycle, so a story carried by several feeds is tagged once
         self.tagged_ahead: dict[bytes, TagResult] = {}
@@ -247,6 +252,10 @@ class _Cycle:
         fetching = True
         while fetching or self.tagging_ahead or not results.empty():
             arrived = [await results.get()]
+            if arrived[0] is not None and _nothing_read(arrived[0][2]):
+                # answers with nothing to read come in a stream: a moment's wait lets
+                # a few share one transaction instead of each paying for its own
+                await asyncio.sleep(_UNREAD_LINGER)
             while not results.empty():
                 arrived.append(results.get_nowait())
             if None in arrived:
@@ -410,8 +419,12 @@ class _Cycle:
         """Feeds with nothing to read (not modified, same body, fetch failed): one transaction."""
 
         def record_all(session: Session) -> list[tuple[_Claimed, FeedUpdate, StoreCounts]]:
-            # one query loads the feeds the records below update
-            session.scalars(select(Feed).where(Feed.id.in_([c.feed_id for c, _, _ in batch]))).all()
+            # one query loads the feeds the records below update; held here, since the
+            # session's identity map keeps them only while something else refers to them
+            feeds = session.scalars(
+                select(Feed).where(Feed.id.in_([c.feed_id for c, _, _ in batch]))
+            )
+            loaded = feeds.all()  # noqa: F841
             return [
                 (claimed, *self._record(session, claimed, result, None, read.body_hash))
                 for claimed, result, read in batch
