@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from contextvars import ContextVar
 from functools import cache
 from html.entities import name2codepoint
 from typing import Any
@@ -29,7 +30,8 @@ from feedparser.api import StrictFeedParser, convert_to_utf8, replace_doctype
 from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.sanitizer import _sanitize_html
+from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
 from lxml import etree
 from lxml.html import fragment_fromstring, tostring
 
@@ -108,6 +110,10 @@ _PARSER = etree.XMLParser(
 )
 
 
+#: whether the document being read came as UTF-8 (feedparser's fix-ups differ)
+_UTF8: ContextVar[bool] = ContextVar("utf8", default=True)
+
+
 class Declined(Exception):
     """The fast path will not read this document; feedparser must."""
 
@@ -122,8 +128,18 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     result: dict[str, Any] = {"bozo": False, "entries": [], "feed": {}, "headers": {}}
     result["headers"].update(headers)
     data = convert_to_utf8(result["headers"], body, result)
-    if str(result.get("encoding", "")).lower() not in ("utf-8", "us-ascii"):
-        raise Declined(f"encoding {result.get('encoding')!r}, not UTF-8")
+    encoding = str(result.get("encoding", "")).lower()
+    if result["bozo"] or not encoding:
+        raise Declined(f"encoding {result.get('encoding')!r} overridden or unknown")
+    token = _UTF8.set(encoding == "utf-8")
+    try:
+        return _read_document(data, result, url)
+    finally:
+        _UTF8.reset(token)
+
+
+def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, Any]:
+    """read_feed on the document as UTF-8 bytes, whatever it was sent in."""
     version, data, entities = replace_doctype(data)
     if entities or b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
         raise Declined("DTD or entities")
@@ -251,9 +267,11 @@ def _text(element: Any) -> str:
 
 
 def _fixup(output: str) -> str:
-    # feedparser repairs UTF-8 read as ISO-8859-1, then maps C1 controls to cp1252
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        output = output.encode("iso-8859-1").decode("utf-8")
+    # feedparser repairs UTF-8 read as ISO-8859-1 (in a document sent as UTF-8),
+    # then maps C1 controls to cp1252
+    if _UTF8.get():
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            output = output.encode("iso-8859-1").decode("utf-8")
     return output.translate(_cp1252)
 
 
@@ -273,6 +291,23 @@ def _markup(value: str) -> str:
         if not _KNOWN_ENTITIES.issuperset(_NAMED_ENTITY.findall(value)):
             raise Declined("an entity the sanitiser writes without its semicolon")
     return value
+
+
+def _html(element: Any, base: str) -> str:
+    """An HTML field as feedparser leaves it.
+
+    Markup its sanitiser would rewrite goes through feedparser's own URI resolver
+    and sanitiser, in feedparser's order (fix-ups last): then only this field pays
+    for them, not the whole feed.
+    """
+    if len(element):
+        raise Declined(f"markup inside <{element.tag}>")
+    raw = (element.text or "").strip()
+    try:
+        return _markup(_fixup(raw))
+    except Declined:
+        resolved = resolve_relative_uris(raw, base, "utf-8", "text/html")
+        return _fixup(_sanitize_html(resolved, "utf-8", "text/html"))
 
 
 def safe_html(markup: str, base: str) -> str:
@@ -524,11 +559,11 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
             entry["id"] = value
         elif tag == "description":
             html_bases["summary"] = base
-            entry["summary"] = _markup(_text(child))
+            entry["summary"] = _html(child, base)
             entry["summary_detail"] = {"language": langs.at(child)}
         elif tag == _CONTENT:
             html_bases["content"] = base
-            entry["content"] = [{"value": _markup(_text(child)), "language": langs.at(child)}]
+            entry["content"] = [{"value": _html(child, base), "language": langs.at(child)}]
         elif tag == "pubDate":
             entry["published_parsed"] = _date(child)
         elif tag == f"{{{_DC}}}date":
@@ -673,14 +708,14 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         elif local == "summary":
             html_bases["summary"] = base
             kinds["summary"] = child.get("type", "text")
-            entry["summary"] = _atom_text(child)
+            entry["summary"] = _atom_text(child, base)
             entry["summary_detail"] = {"language": langs.at(child)}
         elif local == "content":
             if "src" in child.attrib:
                 raise Declined("content with src")
             html_bases["content"] = base
             kinds["content"] = child.get("type", "text")
-            entry["content"] = [{"value": _atom_text(child), "language": langs.at(child)}]
+            entry["content"] = [{"value": _atom_text(child, base), "language": langs.at(child)}]
         elif local in _DATE_FIELDS:
             _no_attributes_but(child, ())
             entry[_DATE_FIELDS[local]] = _date(child)
@@ -702,13 +737,14 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
     return _with_safe_html(entry, html_bases, html)
 
 
-def _atom_text(element: Any) -> str:
+def _atom_text(element: Any, base: str | None = None) -> str:
+    """Atom text; an html summary or content (`base` given) may go through the sanitiser."""
     kind = element.get("type", "text")
     _no_attributes_but(element, ("type",))
     if kind == "text":
         return _text(element)
     if kind == "html":
-        return _markup(_text(element))
+        return _markup(_text(element)) if base is None else _html(element, base)
     raise Declined(f"Atom text of type {kind!r}")
 
 
