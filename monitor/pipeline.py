@@ -419,14 +419,11 @@ class _Cycle:
         """Feeds with nothing to read (not modified, same body, fetch failed): one transaction."""
 
         def record_all(session: Session) -> list[tuple[_Claimed, FeedUpdate, StoreCounts]]:
-            # one query loads the feeds the records below update; held here, since the
-            # session's identity map keeps them only while something else refers to them
-            feeds = session.scalars(
-                select(Feed).where(Feed.id.in_([c.feed_id for c, _, _ in batch]))
-            )
-            loaded = feeds.all()  # noqa: F841
+            # one query loads the feeds the records below update
+            ids = [claimed.feed_id for claimed, _, _ in batch]
+            feeds = {f.id: f for f in session.scalars(select(Feed).where(Feed.id.in_(ids)))}
             return [
-                (claimed, *self._record(session, claimed, result, None, read.body_hash))
+                (claimed, *self._record(session, claimed, result, None, read.body_hash, feeds))
                 for claimed, result, read in batch
             ]
 
@@ -440,11 +437,13 @@ class _Cycle:
         result: FetchResult,
         parsed: ParsedFeed | None,
         body_hash: str | None,
+        loaded: dict[int, Feed] | None = None,
     ) -> tuple[FeedUpdate, StoreCounts]:
+        """`loaded` holds feeds read already, by id."""
         now = self.now()
         fetch_settings = self.settings.fetch
         counts = StoreCounts()
-        feed = session.get_one(Feed, claimed.feed_id)
+        feed = (loaded or {}).get(claimed.feed_id) or session.get_one(Feed, claimed.feed_id)
         if result.error is not None:
             decision = decide_failure(
                 claimed.state, result, message=str(result.error),

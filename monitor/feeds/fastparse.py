@@ -7,13 +7,14 @@ dates as struct_time, author, xml:lang per field), so parse.py normalises both
 alike. It uses feedparser's own pieces wherever they are cheap (byte decoding,
 date parsing, URI joining, its text fix-ups), follows feedparser's rules where
 they are simple (xml:base and xml:lang on any element, media:title, an author's
-email, whitespace before the XML declaration) and declines — raises `Declined` —
-on anything it does not reproduce exactly: other encodings feedparser would
-override, DTDs and entities, RSS 0.9x and CDF, elements feedparser would map
-onto an entry field that this module does not read, repeated fields, markup and
-entity references feedparser's sanitiser would rewrite, missing required fields
-and an entry count that differs from a byte count of <item>/<entry> tags.
-parse.py then uses feedparser.
+email, whitespace before the XML declaration). A summary or content holding
+markup or entity references feedparser's sanitiser would rewrite goes through
+that sanitiser, as feedparser would send it. It declines — raises `Declined` —
+on anything it does not reproduce exactly: encodings feedparser overrides, DTDs
+and entities, RSS 0.9x and CDF, elements feedparser would map onto an entry
+field that this module does not read, repeated fields, titles with such markup,
+missing required fields and an entry count that differs from a byte count of
+<item>/<entry> tags. parse.py then uses feedparser.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     """The feed as feedparser's result shape, or Declined.
 
     Entry dicts carry `summary_html` / `content_html`: the markup cleaned for
-    storage, since this path does not run feedparser's sanitiser.
+    storage, since this path runs feedparser's sanitiser only where it must.
     """
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     result: dict[str, Any] = {"bozo": False, "entries": [], "feed": {}, "headers": {}}
