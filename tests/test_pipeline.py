@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from monitor import pipeline
 from monitor.config import FeedSettings
 from monitor.pipeline import run_cycle
 from monitor.store.feeds import add_feed
@@ -162,6 +163,39 @@ def test_new_entries_are_tagged_ahead_in_the_pool_as_the_writer_would_tag_them(e
                         score, label in labels, result.tagger_version,
                     )  # fmt: skip
     assert stored == expected
+
+
+class LoggingTagger(Tagger):
+    """Appends the number of items of each call to `log`, from whichever process tags."""
+
+    log = ""
+
+    def tag_many(self, items):
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{len(items)}\n")
+        return super().tag_many(items)
+
+
+def test_a_story_carried_by_feeds_read_together_is_tagged_once(engine, feed_server, tmp_path):
+    base = load_tagger(make_settings().tagging)
+    tagger = LoggingTagger(**{f.name: getattr(base, f.name) for f in fields(Tagger)})
+    tagger.log = str(tmp_path / "tagged.log")
+    stories = rss(
+        ("s1", "Will Ukraine join NATO after the summit", "https://example.org/s1"),
+        ("s2", "Neutral status talks resume in Istanbul", "https://example.org/s2"),
+    )
+    for n in range(6):
+        add(engine, feed_server.add(f"/wire{n}.xml", stories))
+    # the pool is kept per tagger version: start one holding this tagger, drop it after
+    pipeline._drop_pool()
+    try:
+        report = cycle(engine, tagger=tagger)
+    finally:
+        pipeline._drop_pool()
+    assert (report.items.new, report.items.linked) == (2, 10)
+    tagged = [int(line) for line in (tmp_path / "tagged.log").read_text().split()]
+    assert sum(tagged) == 2, f"tagged in batches of {tagged}"
+    assert count(engine, Tag) == 2 * len(base.labels)
 
 
 def test_feeds_with_nothing_to_read_are_recorded_together(engine, feed_server):
