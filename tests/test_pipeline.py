@@ -3,7 +3,7 @@
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from monitor import pipeline
 from monitor.config import FeedSettings
@@ -214,3 +214,31 @@ def test_feeds_with_nothing_to_read_are_recorded_together(engine, feed_server):
     assert outcomes[-7:].count("not_modified") == 6 and outcomes[-7:].count("error") == 1
     assert all("304" in feeds[i].status_line and feeds[i].lease_owner is None for i in ids[:6])
     assert feeds[ids[6]].consecutive_failures == 2
+
+
+def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engine, feed_server):
+    for n in range(6):
+        add(engine, feed_server.add(f"/{n}.xml", rss((f"g{n}", f"T{n}", f"https://e.org/{n}"))))
+    add(engine, feed_server.add("/missing.xml", status=500))
+    cycle(engine)
+    commits, feed_lookups = [], []
+
+    def on_commit(_conn):
+        commits.append(1)
+
+    def on_statement(_conn, _cursor, statement, _params, _context, _many):
+        # the one-feed primary-key read a record makes when its feed is not loaded yet
+        if statement.startswith("SELECT") and "FROM feeds \nWHERE feeds.id = " in statement:
+            feed_lookups.append(statement)
+
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        report = cycle(engine, now=NOW + timedelta(hours=2))
+    finally:
+        event.remove(engine, "commit", on_commit)
+        event.remove(engine, "before_cursor_execute", on_statement)
+    assert (report.feeds_unchanged, report.feeds_failed) == (6, 1)
+    # one transaction per feed would be seven, besides the claims
+    assert len(commits) < 7, f"{len(commits)} transactions"
+    assert len(feed_lookups) < 7, f"{len(feed_lookups)} feeds read one at a time"
