@@ -392,13 +392,8 @@ class _Cycle:
     async def _with_full_text(
         self, client: httpx.AsyncClient, claimed: _Claimed, parsed: ParsedFeed
     ) -> ParsedFeed:
-        def new_keys() -> set[str]:
-            with transaction(self.engine) as session:
-                keys = [e.entry_key for e in parsed.entries]
-                return set(keys) - known_entry_keys(session, claimed.feed_id, keys)
-
-        fresh = await asyncio.to_thread(new_keys)
-        wanted = [e for e in parsed.entries if e.entry_key in fresh and e.url]
+        known = await asyncio.to_thread(self._known_keys, claimed.feed_id, parsed.entries)
+        wanted = [e for e in parsed.entries if e.entry_key not in known and e.url]
         texts = await fetch_full_texts(client, wanted, self.settings.full_text)
         entries = [texts.get(e.entry_key, e) for e in parsed.entries]
         return replace(parsed, entries=entries)
