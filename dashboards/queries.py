@@ -319,20 +319,8 @@ def frame_counts(engine: Engine, view: ViewFilter, topic: str, period: str) -> p
     items where the frame is absent, so share series have no holes.
     """
     bucket = _period(engine, period).label("bucket")
-    totals_q = _counted(
-        select(bucket, _ITEMS)
-        .where(ItemCount.topic == topic, ItemCount.frame == "")
-        .group_by(bucket)
-        .having(_ITEMS > 0),
-        view,
-    )
-    frames_q = _counted(
-        select(bucket, ItemCount.frame, _ITEMS)
-        .where(ItemCount.topic == topic, ItemCount.frame != "")
-        .group_by(ItemCount.frame, bucket)
-        .having(_ITEMS > 0),
-        view,
-    )
+    totals_q = _group_counts(view, topic, (bucket,), frames=False, by_source=False)
+    frames_q = _group_counts(view, topic, (bucket,), frames=True, by_source=False)
     totals = _rollup(_frame(engine, totals_q, ["bucket", "total"]), period, [], ["total"])
     frames = _rollup(
         _frame(engine, frames_q, ["bucket", "frame", "items"]), period, ["frame"], ["items"]

@@ -18,7 +18,7 @@ from monitor.config import Settings
 from monitor.errors import InputError, StoreError
 from monitor.export.dataset import export_dataset, read_session
 from monitor.export.query import iso_utc, item_rows
-from monitor.export.writers import columns_for, row_values
+from monitor.export.writers import column_values, columns_for
 from monitor.store.feeds import feed_rows
 
 blueprint = Blueprint("monitor_api", __name__, url_prefix="/api/v1")
@@ -91,9 +91,11 @@ def items() -> Response:
         )  # fmt: skip
     page = rows[:limit]
     more = len(rows) > limit
+    values = column_values(page, columns, label_ids)  # one list per column
+    rows_out = zip(*values.values(), strict=True)
     return jsonify(
         {
-            "items": [item_json(row_values(row, columns, label_ids)) for row in page],
+            "items": [item_json(dict(zip(values, cells, strict=True))) for cells in rows_out],
             "limit": limit,
             "next_cursor": p.encode_cursor(page[-1].id, parsed.selection) if more else None,
         }

@@ -140,11 +140,6 @@ def column_values(
     return {c.name: values[c.name] for c in columns}
 
 
-def row_values(row: ItemRow, columns: list[Column], label_ids: list[str]) -> dict[str, Any]:
-    """One item as typed Python values keyed by column name (None for missing)."""
-    return {name: cells[0] for name, cells in column_values([row], columns, label_ids).items()}
-
-
 class BatchWriter(Protocol):
     def write(self, batch: dict[str, list[Any]]) -> None: ...
 
