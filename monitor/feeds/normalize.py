@@ -143,41 +143,26 @@ def _simple_html_to_text(markup: str) -> str | None:
     """
     if _RAW_TEXT.search(markup):
         return None
-    parts: list[str] = []
-    skip = 0
+    extractor = _TextExtractor()  # its handlers, fed by this scan instead of html.parser's
     at = 0
     tags = 0
     for match in _PLAIN_TAG.finditer(markup):
         tags += 1
-        if not skip and match.start() > at:
-            parts.append(html.unescape(markup[at : match.start()]))
+        if match.start() > at:
+            extractor.handle_data(html.unescape(markup[at : match.start()]))
         at = match.end()
         closing, tag, attributes, self_closing = match.groups()
         if closing and (attributes or self_closing):
             return None  # html.parser reads such end tags its own way
         tag = tag.lower()
-        starts, ends = not closing, bool(closing or self_closing)
-        if starts:
-            if tag in _SKIP_TAGS:
-                skip += 1
-            elif tag in _BLOCK_TAGS:
-                parts.append("\n")
-            elif tag in _SPACED_TAGS:
-                parts.append(" ")
-            elif tag == "img":
-                alt = _alt_text(attributes)
-                if alt:
-                    parts.append(f" {alt} ")
-        if ends:
-            if tag in _SKIP_TAGS:
-                skip = max(0, skip - 1)
-            elif tag in _BLOCK_TAGS:
-                parts.append("\n")
+        if not closing:
+            extractor.handle_starttag(tag, [("alt", _alt_text(attributes))] if tag == "img" else [])
+        if closing or self_closing:
+            extractor.handle_endtag(tag)
     if tags != markup.count("<"):
         return None  # a comment, a declaration or a stray "<"
-    if not skip:
-        parts.append(html.unescape(markup[at:]))
-    return clean_whitespace("".join(parts))
+    extractor.handle_data(html.unescape(markup[at:]))
+    return clean_whitespace("".join(extractor.parts))
 
 
 def _alt_text(attributes: str) -> str | None:
