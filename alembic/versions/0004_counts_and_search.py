@@ -44,6 +44,37 @@ def _source(source_id: str) -> str:
     return f"CASE WHEN s.all_sources = 0 THEN 0 ELSE {source_id} END"
 
 
+def _tag_pairs(tag: str) -> str:
+    """The (topic, frame) pairs one positive tag row `tag` counts in: a topic alone, and
+    with each positive tag of the other kind on its item. One text for both backends."""
+    return f"""(
+        SELECT {tag}.label AS topic, '' AS frame WHERE {tag}.kind = 'topic'
+        UNION ALL
+        SELECT {tag}.label, o.label FROM tags o
+        WHERE {tag}.kind = 'topic' AND o.item_id = {tag}.item_id AND o.kind = 'frame'
+          AND o.is_positive AND o.id <> {tag}.id
+        UNION ALL
+        SELECT o.label, {tag}.label FROM tags o
+        WHERE {tag}.kind = 'frame' AND o.item_id = {tag}.item_id AND o.kind = 'topic'
+          AND o.is_positive AND o.id <> {tag}.id
+    ) AS c"""
+
+
+def _item_pairs(item: str) -> str:
+    """The (topic, frame) pairs item row `item` counts in: the total, each positive
+    topic, and each positive topic with each positive frame."""
+    return f"""(
+        SELECT '' AS topic, '' AS frame
+        UNION ALL
+        SELECT t.label, '' FROM tags t
+        WHERE t.item_id = {item}.id AND t.kind = 'topic' AND t.is_positive
+        UNION ALL
+        SELECT t.label, f.label FROM tags t
+        JOIN tags f ON f.item_id = t.item_id AND f.kind = 'frame' AND f.is_positive
+        WHERE t.item_id = {item}.id AND t.kind = 'topic' AND t.is_positive
+    ) AS c"""
+
+
 # --- SQLite -----------------------------------------------------------------------------
 
 
@@ -53,17 +84,7 @@ def _sqlite_tag(row: str, sign: str) -> str:
     INSERT INTO item_counts (topic, frame, source_id, day, language, items)
     SELECT c.topic, c.frame, {_source("i.source_id")}, substr(i.published_at, 1, 10),
            i.language, {sign}count(*)
-    FROM (
-        SELECT {row}.label AS topic, '' AS frame WHERE {row}.kind = 'topic'
-        UNION ALL
-        SELECT {row}.label, o.label FROM tags o
-        WHERE {row}.kind = 'topic' AND o.item_id = {row}.item_id AND o.kind = 'frame'
-          AND o.is_positive AND o.id <> {row}.id
-        UNION ALL
-        SELECT o.label, {row}.label FROM tags o
-        WHERE {row}.kind = 'frame' AND o.item_id = {row}.item_id AND o.kind = 'topic'
-          AND o.is_positive AND o.id <> {row}.id
-    ) AS c JOIN items i ON i.id = {row}.item_id {_BOTH_SOURCES}
+    FROM {_tag_pairs(row)} JOIN items i ON i.id = {row}.item_id {_BOTH_SOURCES}
     WHERE {row}.is_positive
     GROUP BY c.topic, c.frame, s.all_sources
     {_UPSERT};"""
@@ -75,16 +96,7 @@ def _sqlite_item(row: str, sign: str) -> str:
     INSERT INTO item_counts (topic, frame, source_id, day, language, items)
     SELECT c.topic, c.frame, {_source(f"{row}.source_id")}, substr({row}.published_at, 1, 10),
            {row}.language, {sign}count(*)
-    FROM (
-        SELECT '' AS topic, '' AS frame
-        UNION ALL
-        SELECT t.label, '' FROM tags t
-        WHERE t.item_id = {row}.id AND t.kind = 'topic' AND t.is_positive
-        UNION ALL
-        SELECT t.label, f.label FROM tags t
-        JOIN tags f ON f.item_id = t.item_id AND f.kind = 'frame' AND f.is_positive
-        WHERE t.item_id = {row}.id AND t.kind = 'topic' AND t.is_positive
-    ) AS c {_BOTH_SOURCES}
+    FROM {_item_pairs(row)} {_BOTH_SOURCES}
     WHERE true
     GROUP BY c.topic, c.frame, s.all_sources
     {_UPSERT};"""
@@ -159,17 +171,7 @@ _PG_FUNCTIONS = {
     LANGUAGE sql AS $$
     INSERT INTO item_counts (topic, frame, source_id, day, language, items)
     SELECT c.topic, c.frame, {_source("i.source_id")}, {_PG_DAY}, i.language, sign * count(*)
-    FROM (
-        SELECT t.label AS topic, '' AS frame WHERE t.kind = 'topic'
-        UNION ALL
-        SELECT t.label, o.label FROM tags o
-        WHERE t.kind = 'topic' AND o.item_id = t.item_id AND o.kind = 'frame'
-          AND o.is_positive AND o.id <> t.id
-        UNION ALL
-        SELECT o.label, t.label FROM tags o
-        WHERE t.kind = 'frame' AND o.item_id = t.item_id AND o.kind = 'topic'
-          AND o.is_positive AND o.id <> t.id
-    ) AS c JOIN items i ON i.id = t.item_id {_BOTH_SOURCES}
+    FROM {_tag_pairs("t")} JOIN items i ON i.id = t.item_id {_BOTH_SOURCES}
     GROUP BY c.topic, c.frame, i.id, s.all_sources
     {_UPSERT}
     $$""",
@@ -178,16 +180,7 @@ _PG_FUNCTIONS = {
     LANGUAGE sql AS $$
     INSERT INTO item_counts (topic, frame, source_id, day, language, items)
     SELECT c.topic, c.frame, {_source("i.source_id")}, {_PG_DAY}, i.language, sign * count(*)
-    FROM (
-        SELECT '' AS topic, '' AS frame
-        UNION ALL
-        SELECT t.label, '' FROM tags t
-        WHERE t.item_id = i.id AND t.kind = 'topic' AND t.is_positive
-        UNION ALL
-        SELECT t.label, f.label FROM tags t
-        JOIN tags f ON f.item_id = t.item_id AND f.kind = 'frame' AND f.is_positive
-        WHERE t.item_id = i.id AND t.kind = 'topic' AND t.is_positive
-    ) AS c {_BOTH_SOURCES}
+    FROM {_item_pairs("i")} {_BOTH_SOURCES}
     GROUP BY c.topic, c.frame, s.all_sources
     {_UPSERT}
     $$""",
