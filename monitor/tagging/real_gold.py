@@ -63,7 +63,7 @@ def load_real_gold(gold_file: Path, realfeeds: Path) -> list[LabeledItem]:
 def _items_by_link(path: Path) -> dict[str, dict[str, str]]:
     """link -> title, summary, content of a press-release CSV or a feed-entries JSON file."""
     if path.suffix == ".csv":
-        csv.field_size_limit(1 << 30)
+        csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
         with path.open(encoding="utf-8", newline="") as handle:
             return {
                 row["link"]: {
