@@ -127,7 +127,8 @@ def generate(db_path: Path, items: int, seed: int = 7) -> float:
 
 def child(db_path: Path, file_format: str, output: Path) -> None:
     """The measured process: one export, nothing else."""
-    from monitor.export import export_dataset, make_filter
+    from monitor.export.dataset import export_dataset
+    from monitor.export.query import make_filter
 
     settings = settings_from_dict({"database": {"url": f"sqlite:///{db_path}"}})
     engine = make_engine(settings.database.url)

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from monitor.api import create_app
 from monitor.api.openapi import openapi_document
 from monitor.api.series import wilson_interval
-from monitor.export import export_dataset, make_filter
+from monitor.export.dataset import export_dataset
+from monitor.export.query import make_filter
 from monitor.store.models import Feed
 from monitor.store.session import make_engine, transaction, upgrade
 from tests.conftest import make_settings

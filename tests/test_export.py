@@ -19,9 +19,9 @@ import monitor.export.dataset as dataset
 import monitor.export.writers as writers
 from monitor.cli import cli
 from monitor.config import FeedSettings
-from monitor.export import export_dataset, make_filter, read_session
+from monitor.export.dataset import export_dataset, read_session
 from monitor.export.datasheet import config_sha256
-from monitor.export.query import iso_utc, item_rows
+from monitor.export.query import iso_utc, item_rows, make_filter
 from monitor.export.writers import Column, CsvWriter, columns_for, iso_texts, neutralise
 from monitor.history.importer import row_to_entry, validate_row
 from monitor.store.feeds import add_feed, get_or_create_source

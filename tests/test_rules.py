@@ -114,3 +114,24 @@ def test_shipped_accession_rule_reads_join_but_not_joint() -> None:
     assert not membership("We will act jointly with our allies. Joint NATO exercises began.")
     assert membership("Sweden joined NATO in March.")
     assert membership("Kyiv is joining the Alliance.")
+
+
+def test_phrases_sharing_a_common_first_word_match_by_their_next_word():
+    rules = RuleSet(
+        [
+            Rule("not", "x", ("not",), language="en"),
+            Rule("not-join", "y", ("not join*", "not be a member"), language="en"),
+            Rule("in-nato", "z", ("in nato", "in the alliance"), language="en"),
+        ]
+    )
+    text = "Kyiv will not join, will not be a member, sits in the alliance or in NATO; in time, not"
+    hits = sorted((h.rule, h.text) for h in rules.match({"title": text}, "en"))
+    assert hits == [
+        ("in-nato", "in NATO"),
+        ("in-nato", "in the alliance"),
+        ("not", "not"),
+        ("not", "not"),
+        ("not", "not"),  # the last word: no next word to look at
+        ("not-join", "not be a member"),
+        ("not-join", "not join"),
+    ]

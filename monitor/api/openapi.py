@@ -8,8 +8,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from monitor.api import params as p
 from monitor.config import Settings
+from monitor.export import FORMATS
 from monitor.export.dataset import monitor_version
-from monitor.export.writers import FORMATS, columns_for
+from monitor.export.writers import columns_for
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}

@@ -12,8 +12,8 @@ from typing import Any
 
 from monitor.config import SOURCE_TYPES, Settings
 from monitor.errors import InputError
+from monitor.export import FORMATS
 from monitor.export.query import ItemFilter, make_filter
-from monitor.export.writers import FORMATS
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100

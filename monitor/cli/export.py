@@ -8,8 +8,8 @@ import click
 
 from monitor.cli.base import AppContext, cli, pass_app
 from monitor.errors import InputError
-from monitor.export import FORMATS, export_dataset, make_filter
-from monitor.export.writers import sniff_path
+from monitor.export import FORMATS
+from monitor.export.query import make_filter
 from monitor.store.session import require_current
 
 
@@ -98,6 +98,10 @@ def export_(
     = + - @ tab or CR gets a leading single quote so spreadsheets do not run
     it as a formula; --raw turns that off.
     """
+    # imported here: the Parquet writer's pyarrow stays out of the other commands
+    from monitor.export.dataset import export_dataset
+    from monitor.export.writers import sniff_path
+
     chosen = file_format or sniff_path(output)
     if chosen is None:
         raise InputError(f"{output}: cannot tell the format from the name; use --format")

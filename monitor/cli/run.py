@@ -15,7 +15,6 @@ from monitor.pipeline import run_cycle
 from monitor.scheduler import run_worker
 from monitor.store.feeds import feed_rows, item_total, sync_configured_feeds
 from monitor.store.session import require_current, transaction, upgrade
-from monitor.web import build_server, serve
 
 
 def prepare(app: AppContext, *, migrate: bool) -> None:
@@ -100,7 +99,7 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
         f"(API at /api/v1/); Ctrl-C stops"
     )
     try:
-        serve(build_server(app.settings, app.engine), host, port)
+        _serve(app, host, port)
     finally:
         stop.set()
         worker.join()
@@ -116,6 +115,13 @@ def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
     require_current(app.engine)
     host, port = host or app.settings.dashboard.host, port or app.settings.dashboard.port
     click.echo(f"dashboard at http://{host}:{port}/, API at /api/v1/ (Ctrl-C stops)")
+    _serve(app, host, port)
+
+
+def _serve(app: AppContext, host: str, port: int) -> None:
+    # imported here: the web stack (Dash, pandas, pyarrow) stays out of `monitor run`
+    from monitor.web import build_server, serve
+
     serve(build_server(app.settings, app.engine), host, port)
 
 

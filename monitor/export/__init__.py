@@ -6,8 +6,5 @@ datasheet.py  provenance: query, counts, versions, codebook, hashes, columns
 dataset.py    export_dataset: data file + datasheet
 """
 
-from monitor.export.dataset import ExportResult, export_dataset, read_session
-from monitor.export.query import ItemFilter, make_filter
-from monitor.export.writers import FORMATS
-
-__all__ = ["FORMATS", "ExportResult", "ItemFilter", "export_dataset", "make_filter", "read_session"]
+#: the formats a dataset is written in
+FORMATS = ("csv", "jsonl", "parquet")

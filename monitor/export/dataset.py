@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.errors import InputError
+from monitor.export import FORMATS
 from monitor.export.datasheet import build_datasheet, write_datasheet
 from monitor.export.query import ItemFilter, iso_utc, item_rows
-from monitor.export.writers import FORMATS, column_values, columns_for, open_writer
+from monitor.export.writers import column_values, columns_for, open_writer
 from monitor.store.session import current_revision
 
 #: items converted and written at a time: enough to amortise the per-batch work, little memory

@@ -23,7 +23,6 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from monitor.config import TaggingSettings
 from monitor.export.query import ItemRow, iso_utc
 
-FORMATS = ("csv", "jsonl", "parquet")
 #: rows per Parquet row group: bounds the writer's memory, fixed so files are reproducible
 ROW_GROUP_ROWS = 10_000
 #: a CSV cell starting with one of these is a formula to a spreadsheet

@@ -1,12 +1,13 @@
-"""The text classifiers: word and character n-gram TF-IDF into one-vs-rest logistic regression.
+"""Fitting the text classifiers: word and character n-gram TF-IDF into one-vs-rest
+logistic regression.
 
 One model for topics, one for frames (trained on on-topic items only), both
-multilingual: character n-grams carry the stems of inflected languages.
+multilingual: character n-grams carry the stems of inflected languages. Only
+training imports scikit-learn; tagging runs the fitted arrays (`linear.py`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
-#: characters of article text the model reads beyond title and summary
-CONTENT_CHARS = 2000
+from monitor.tagging.linear import WORD_PATTERN, LinearModel, without_repeated_title
 
 #: function words of the six languages, left out of the word features: in long
 #: items their counts otherwise outweigh the few words that carry a topic. Words
@@ -48,16 +48,6 @@ STOP_WORDS = sorted(
 )
 
 
-def model_text(title: str, summary: str, content: str = "") -> str:
-    """What the model reads: the title twice (it carries the most), then the rest."""
-    return f"{title}. {title}. {summary} {content[:CONTENT_CHARS]}".strip()
-
-
-def _without_repeated_title(text: str) -> str:
-    """Character n-grams read the title once: they are the costly features."""
-    return text.partition(". ")[2].lower()
-
-
 def _vectorizer() -> FeatureUnion:
     return FeatureUnion(
         [
@@ -66,7 +56,7 @@ def _vectorizer() -> FeatureUnion:
                 TfidfVectorizer(
                     analyzer="word",
                     ngram_range=(1, 2),
-                    token_pattern=r"(?u)\b\w+\b",
+                    token_pattern=WORD_PATTERN,
                     stop_words=STOP_WORDS,
                     sublinear_tf=True,
                     min_df=1,
@@ -77,7 +67,7 @@ def _vectorizer() -> FeatureUnion:
                 "char",
                 TfidfVectorizer(
                     analyzer="char_wb",
-                    preprocessor=_without_repeated_title,
+                    preprocessor=without_repeated_title,
                     ngram_range=(4, 4),
                     sublinear_tf=True,
                     min_df=2,
@@ -95,105 +85,32 @@ def _classifier(seed: int) -> OneVsRestClassifier:
     )
 
 
-def _interned(value: Any, done: dict[int, tuple[Any, Any]]) -> Any:
-    """`value` with every string in it interned, so that equal strings are one object.
-
-    `done` maps id(original) to (original, result): holding the original keeps its
-    id from being reused by a temporary object.
-    """
-    if isinstance(value, str):
-        return sys.intern(value)
-    if id(value) in done:
-        return done[id(value)][1]
-    result = value
-    if isinstance(value, dict):
-        done[id(value)] = (value, value)
-        items = [(_interned(k, done), _interned(v, done)) for k, v in value.items()]
-        value.clear()
-        value.update(items)
-    elif isinstance(value, list):
-        done[id(value)] = (value, value)
-        value[:] = [_interned(v, done) for v in value]
-    elif isinstance(value, tuple):
-        result = tuple(_interned(v, done) for v in value)
-    elif isinstance(value, np.ndarray) and value.dtype == object:
-        for index, item in np.ndenumerate(value):
-            value[index] = _interned(item, done)
-    elif type(value).__module__.startswith(("sklearn.", "monitor.")) and hasattr(value, "__dict__"):
-        done[id(value)] = (value, value)
-        attributes = dict(vars(value))
-        value.__dict__ = _interned(attributes, done)
-    done[id(value)] = (value, result)
-    return result
-
-
-@dataclass
+@dataclass(frozen=True)
 class TextModel:
+    """The fitted scikit-learn parts, before `LinearModel.from_text_model` keeps their arrays."""
+
     vectorizer: FeatureUnion
     topics: list[str]
     frames: list[str]
     topic_classifier: OneVsRestClassifier
     frame_classifier: OneVsRestClassifier
-    feature_names: np.ndarray[Any, Any]
-
-    def make_canonical(self) -> None:
-        """Make the pickled bytes depend on the fitted model alone, not on the process.
-
-        scikit-learn caches id(stop_words), a memory address, on every transform.
-        And pickle writes a string once per object, so two equal strings are written
-        once or twice depending on whether they happen to be one object — which
-        depends on what the process did before (CPython shares attribute-name
-        strings among instances of a class, including unpickled ones). Interning
-        every string makes equal strings one object.
-        """
-        for _name, part in self.vectorizer.transformer_list:
-            vars(part).pop("_stop_words_id", None)
-        _interned(self, {})
-
-    def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        return sparse.csr_matrix(self.vectorizer.transform(texts))
-
-    def label_probabilities(
-        self, features: sparse.csr_matrix, labels: Sequence[str]
-    ) -> np.ndarray[Any, Any]:
-        """One row per item, one column per label; 0 for a label the model never learned."""
-        columns = np.zeros((features.shape[0], len(labels)))
-        for classifier, known in (
-            (self.topic_classifier, self.topics),
-            (self.frame_classifier, self.frames),
-        ):
-            wanted = [(k, known.index(label)) for k, label in enumerate(labels) if label in known]
-            if wanted and features.shape[0]:
-                probabilities = classifier.predict_proba(features)
-                for k, index in wanted:
-                    columns[:, k] = probabilities[:, index]
-        return columns
-
-    def strongest_features(
-        self, features: sparse.csr_matrix, row: int, label: str, k: int = 3
-    ) -> list[tuple[str, float]]:
-        """The item's features that pushed this label up most (weight × value)."""
-        if label in self.topics:
-            estimator = self.topic_classifier.estimators_[self.topics.index(label)]
-        elif label in self.frames:
-            estimator = self.frame_classifier.estimators_[self.frames.index(label)]
-        else:
-            return []
-        coef = getattr(estimator, "coef_", None)
-        if coef is None:  # a label without positive examples: a constant predictor
-            return []
-        start, end = features.indptr[row], features.indptr[row + 1]
-        indices = features.indices[start:end]
-        contributions = features.data[start:end] * coef[0][indices]
-        order = np.argsort(-contributions)[:k]
-        return [
-            (str(self.feature_names[indices[i]]), round(float(contributions[i]), 4))
-            for i in order
-            if contributions[i] > 0
-        ]
 
 
 def train_model(
+    texts: Sequence[str],
+    topic_sets: Sequence[set[str]],
+    frame_sets: Sequence[set[str]],
+    *,
+    topics: list[str],
+    frames: list[str],
+    seed: int,
+) -> LinearModel:
+    """Fit both classifiers and keep the arrays the tagger runs."""
+    fitted = fit_text_model(texts, topic_sets, frame_sets, topics=topics, frames=frames, seed=seed)
+    return LinearModel.from_text_model(fitted)
+
+
+def fit_text_model(
     texts: Sequence[str],
     topic_sets: Sequence[set[str]],
     frame_sets: Sequence[set[str]],
@@ -210,14 +127,7 @@ def train_model(
     frame_targets = _targets([frame_sets[i] for i in on_topic], frames)
     topic_classifier = _classifier(seed).fit(features, topic_targets)
     frame_classifier = _classifier(seed).fit(features[on_topic], frame_targets)
-    return TextModel(
-        vectorizer=vectorizer,
-        topics=topics,
-        frames=frames,
-        topic_classifier=topic_classifier,
-        frame_classifier=frame_classifier,
-        feature_names=vectorizer.get_feature_names_out(),
-    )
+    return TextModel(vectorizer, topics, frames, topic_classifier, frame_classifier)
 
 
 def _targets(label_sets: Sequence[set[str]], labels: list[str]) -> np.ndarray[Any, Any]:

@@ -76,6 +76,31 @@ class _Phrase:
     gaps: tuple[re.Pattern[str], ...]
 
 
+@dataclass(frozen=True)
+class _Start:
+    """The phrases that may start at a word, and what the next word must be for one of them.
+
+    Many phrases start with common words ("in", "not", "the"); the next word rules
+    most of them out before any phrase is matched."""
+
+    phrases: tuple[_Phrase, ...]
+    #: a one-word phrase starts here: any next word (or none) will do
+    any_next: bool
+    #: exact second words, and second-word stems, of the longer phrases
+    next_words: frozenset[str]
+    next_stems: tuple[str, ...]
+
+    def may_start(self, next_word: str | None) -> bool:
+        if self.any_next:
+            return True
+        if next_word is None:
+            return False
+        return next_word in self.next_words or next_word.startswith(self.next_stems)
+
+
+_NO_START = _Start((), False, frozenset(), ())
+
+
 @dataclass
 class _Language:
     exact: dict[str, list[_Phrase]] = field(default_factory=dict)
@@ -86,7 +111,7 @@ class _Language:
     as_near: dict[int, list[Rule]] = field(default_factory=dict)
     excluding: dict[int, list[Rule]] = field(default_factory=dict)
     #: word -> phrases that may start at it; feed vocabulary repeats, so most words hit
-    starting_at: dict[str, tuple[_Phrase, ...]] = field(default_factory=dict)
+    starting_at: dict[str, _Start] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -233,41 +258,73 @@ def _literal(text: str) -> str:
 
 def _scan(compiled: _Language, text: str) -> list[_Match]:
     """Phrase matches in one pass: every phrase that starts at a word counts, with its own
-    span, and the scan then moves past the longest, whose words are consumed."""
+    span, and the scan then moves past the longest, whose words are consumed.
+
+    Most words start no phrase and most fields hold none that does: the words are
+    first read without their offsets, and the offsets only when some word may start one.
+    """
+    folded = [word.casefold() for word in _WORD.findall(text)]
+    starts = _starts(compiled, folded)
+    if not starts:
+        return []
     words = list(_WORD.finditer(text))
-    folded = [w.group().casefold() for w in words]
     matches: list[_Match] = []
     position = 0
-    while position < len(words):
+    for start in starts:
+        if start < position:
+            continue  # inside the previous match
         found = set()
-        for phrase in _candidates(compiled, folded[position]):
-            last = _match_from(phrase, position, words, folded, text)
+        for phrase in _candidates(compiled, folded[start]).phrases:
+            last = _match_from(phrase, start, words, folded, text)
             if last is not None:
                 found.add((last, phrase.term))
-        if not found:
-            position += 1
-            continue
-        start = words[position].start()
-        matches.extend(
-            _Match(term, start, words[last].end(), position, last) for last, term in sorted(found)
-        )
-        position = max(last for last, _term in found) + 1
+        if found:
+            offset = words[start].start()
+            matches.extend(
+                _Match(term, offset, words[last].end(), start, last) for last, term in sorted(found)
+            )
+            position = max(last for last, _term in found) + 1
     return matches
 
 
-def _candidates(compiled: _Language, word: str) -> tuple[_Phrase, ...]:
+def _starts(compiled: _Language, folded: list[str]) -> list[int]:
+    """Positions of the words some phrase may start at, judged by the word and the next."""
+    cached = compiled.starting_at.get
+    starts = []
+    last = len(folded) - 1
+    for position, word in enumerate(folded):
+        start = cached(word) or _candidates(compiled, word)
+        if start.phrases and start.may_start(folded[position + 1] if position < last else None):
+            starts.append(position)
+    return starts
+
+
+def _candidates(compiled: _Language, word: str) -> _Start:
     found = compiled.starting_at.get(word)
     if found is None:
-        found = tuple(compiled.exact.get(word, ())) + tuple(
+        phrases = tuple(compiled.exact.get(word, ())) + tuple(
             phrase
             for length in compiled.stem_lengths
             if length <= len(word)
             for phrase in compiled.by_stem.get(word[:length], ())
         )
+        found = _start(phrases)
         if len(compiled.starting_at) >= _MAX_CACHED_WORDS:
             compiled.starting_at.clear()
         compiled.starting_at[word] = found
     return found
+
+
+def _start(phrases: tuple[_Phrase, ...]) -> _Start:
+    if not phrases:
+        return _NO_START
+    longer = [p for p in phrases if len(p.tokens) > 1]
+    return _Start(
+        phrases,
+        any_next=len(longer) < len(phrases),
+        next_words=frozenset(p.tokens[1] for p in longer if not p.stems[1]),
+        next_stems=tuple(p.tokens[1] for p in longer if p.stems[1]),
+    )
 
 
 def _match_from(

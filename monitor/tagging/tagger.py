@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from monitor.config import TaggingSettings
 from monitor.feeds.parse import detect_language
-from monitor.tagging.model import TextModel, model_text
+from monitor.tagging.linear import Features, LinearModel, model_text
 from monitor.tagging.rules import Rule, RuleHit, RuleSet
 
 #: the threshold of a label when no model has been trained for it
@@ -84,13 +83,13 @@ class ItemScores:
     #: one row per item, one column per label (topics, then frames)
     rule: Matrix
     model: Matrix
-    features: sparse.csr_matrix | None
+    features: Features | None
 
 
 @dataclass
 class Tagger:
     tagging: TaggingSettings
-    model: TextModel | None = None
+    model: LinearModel | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     #: per label, the factor applied to rule scores before combining (default 1)
     rule_trust: dict[str, float] = field(default_factory=dict)

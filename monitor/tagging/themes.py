@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 #: function words of the other shipped languages that TF-IDF's max_df may not catch
-_STOP_WORDS = sorted(
-    set(ENGLISH_STOP_WORDS)
-    | {
+_OTHER_STOP_WORDS = frozenset(
+    {
         *"що як на та для від про до не це його її які який також але щодо після під між".split(),
         *"что как на для от про до не это его ее которые который также но после под при".split(),
         *"der die das und mit von für auf den dem des ist sich nicht eine einer auch nach".split(),
@@ -74,9 +71,13 @@ def fit_themes(
         count = max(1, len(documents) // 2)
     if len(documents) < 4:
         return ThemeFit(fit_id, [], [])
+    # imported here: the worker and the web server never fit themes
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
-        stop_words=_STOP_WORDS,
+        stop_words=sorted(ENGLISH_STOP_WORDS | _OTHER_STOP_WORDS),
         max_df=0.4,
         min_df=2,
         ngram_range=(1, 2),

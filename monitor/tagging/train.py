@@ -7,7 +7,6 @@ calibration; analyst corrections join the fitting data only, never a score.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import platform
 from collections.abc import Sequence
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -23,11 +21,11 @@ from monitor.config import TaggingSettings
 from monitor.errors import InputError
 from monitor.tagging.dataset import LabeledItem, data_hash, split_of
 from monitor.tagging.evaluate import evaluate
-from monitor.tagging.model import TextModel, model_text, train_model
+from monitor.tagging.linear import LinearModel, model_text
 from monitor.tagging.tagger import Matrix, Tagger, TagInput, combine, language_of
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
-MODEL_FILE = "tagger.joblib"
+MODEL_FILE = "tagger.npz"
 METADATA_FILE = "metadata.json"
 SEED = 13
 _THRESHOLD_GRID = [round(0.1 + 0.05 * i, 2) for i in range(17)]  # 0.10 … 0.90
@@ -71,7 +69,7 @@ def train_tagger(
         )
         trust, thresholds = calibrate(rule_scores, model_scores, development, topics, frames)
         model = _fit(development + list(corrections), topics, frames, seed)
-    model_bytes = _dump(model)
+    model_bytes = model.to_bytes()
     model_id = hashlib.sha256(model_bytes).hexdigest()
     month = max((i.published for i in development if i.published), default="")[:7]
     tagger = Tagger(
@@ -105,7 +103,10 @@ def train_tagger(
 
 def _fit(
     items: Sequence[LabeledItem], topics: list[str], frames: list[str], seed: int
-) -> TextModel:
+) -> LinearModel:
+    # imported here: a process that only loads and runs the tagger never needs scikit-learn
+    from monitor.tagging.model import train_model
+
     return train_model(
         [model_text(i.title, i.summary, i.content) for i in items],
         [set(i.topic_labels) for i in items],
@@ -209,13 +210,6 @@ def _input(item: LabeledItem) -> TagInput:
     return TagInput(item.title, item.summary, item.content, item.language)
 
 
-def _dump(model: TextModel) -> bytes:
-    model.make_canonical()
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer, compress=3)
-    return buffer.getvalue()
-
-
 def _library_versions() -> dict[str, str]:
     import numpy
     import scipy
@@ -226,7 +220,6 @@ def _library_versions() -> dict[str, str]:
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
-        "joblib": joblib.__version__,
     }
 
 
@@ -247,10 +240,9 @@ def load_tagger(tagging: TaggingSettings, directory: Path | None = None) -> Tagg
         return Tagger(tagging)
     model_bytes = model_path.read_bytes()
     metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-    model: TextModel = joblib.load(io.BytesIO(model_bytes))
     return Tagger(
         tagging,
-        model,
+        LinearModel.from_bytes(model_bytes),
         {k: float(v) for k, v in metadata["thresholds"].items()},
         rule_trust={k: float(v) for k, v in metadata.get("rule_trust", {}).items()},
         model_id=hashlib.sha256(model_bytes).hexdigest(),
