@@ -32,6 +32,10 @@ class Route:
 class _QuietServer(ThreadingHTTPServer):
     """A client that hangs up early (a timeout test, a cancelled fetch) is not an error."""
 
+    #: the listen backlog, read when the socket starts listening (in the constructor):
+    #: with the default of 5, connections beyond it wait a 1 s SYN retransmission
+    request_queue_size = 1024
+
     def handle_error(self, request: object, client_address: object) -> None:
         pass
 
@@ -50,7 +54,6 @@ class FeedServer:
         handler = _make_handler(self)
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 1024
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
