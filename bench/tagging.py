@@ -1,9 +1,14 @@
-"""Tagging speed: items per second for `monitor tag` (rules alone and combined) and retag cost.
+"""Tagging speed: items per second for `monitor tag` (rules alone and combined), the model
+alone against the scikit-learn objects it comes from, and retag cost.
 
     .venv/bin/python bench/tagging.py [--items 20000] [--retag 100000]
 
 Items are the shipped labeled items (title + summary), repeated to the count.
-Runs on one core (OMP/BLAS threads pinned to 1). Reports wall-clock items/s and
+The model comparison fits the shipped model's vectorisers and classifiers on the
+labeled items, then times scikit-learn's transform + predict_proba against the
+NumPy form the tagger runs (`monitor/tagging/linear.py`) on the labeled items and
+on the entries of the real feeds in ../shared/realfeeds/feedjira__feedjira (long
+texts). Runs on one core (OMP/BLAS threads pinned to 1). Reports wall-clock items/s and
 items per CPU-second of the process: on a shared machine the second is the one-core
 figure, the first also counts time lost to other jobs. Writes results/tagging.md.
 """
@@ -19,20 +24,30 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import io
 import json
 import platform
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from sqlalchemy import insert
 
-from monitor.config import load_settings
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fetch_cycle import corpus_bodies
+
+from monitor.config import Settings, load_settings
+from monitor.errors import ParseError
+from monitor.feeds.parse import parse_feed
 from monitor.store.feeds import get_or_create_source
 from monitor.store.models import Item
 from monitor.store.session import make_engine, transaction, upgrade
 from monitor.store.tags import item_ids_to_retag, tag_items
 from monitor.tagging.contract import tag_stream
 from monitor.tagging.dataset import load_labeled
+from monitor.tagging.linear import LinearModel, model_text
 from monitor.tagging.tagger import Tagger
 from monitor.tagging.train import load_tagger
 
@@ -58,6 +73,63 @@ def items_per_second(tagger: Tagger, text: str, count: int) -> tuple[float, floa
     started, cpu_started = time.perf_counter(), time.process_time()
     tag_stream(tagger, io.StringIO(text), io.StringIO())
     return count / (time.perf_counter() - started), count / (time.process_time() - cpu_started)
+
+
+def model_rates(settings: Settings) -> list[str]:
+    """Table rows: items per CPU-second of scikit-learn and of the NumPy form, same texts."""
+    from scipy import sparse
+
+    from monitor.tagging.model import fit_text_model
+
+    labeled = load_labeled()
+    fitted = fit_text_model(
+        [model_text(i.title, i.summary, i.content) for i in labeled],
+        [set(i.topic_labels) for i in labeled],
+        [set(i.frame_labels) for i in labeled],
+        topics=[t.id for t in settings.tagging.topics],
+        frames=[f.id for f in settings.tagging.frames],
+        seed=13,
+    )
+    linear = LinearModel.from_text_model(fitted)
+
+    def scikit_learn(texts: list[str]) -> Any:
+        features = sparse.csr_matrix(fitted.vectorizer.transform(texts))
+        topics = fitted.topic_classifier.predict_proba(features)
+        return np.hstack([topics, fitted.frame_classifier.predict_proba(features)])
+
+    def numpy_form(texts: list[str]) -> Any:
+        return linear.label_probabilities(linear.features(texts), linear.labels)
+
+    rows = []
+    for name, texts in (
+        ("labeled items (title + summary)", [model_text(i.title, i.summary) for i in labeled]),
+        ("real feed entries", real_feed_texts()),
+    ):
+        chars = sum(map(len, texts)) / len(texts)
+        rates, results = [], []
+        for predict in (scikit_learn, numpy_form):
+            started = time.process_time()
+            results.append(
+                np.vstack([predict(texts[k : k + 200]) for k in range(0, len(texts), 200)])
+            )
+            rates.append(len(texts) / (time.process_time() - started))
+        gap = float(np.abs(results[0] - results[1]).max())
+        rows.append(
+            f"| {name}: {len(texts):,}, {chars:,.0f} characters on average | {rates[0]:,.0f} | "
+            f"{rates[1]:,.0f} | {rates[1] / rates[0]:.2f}× | {gap:.1e} |"
+        )
+    return rows
+
+
+def real_feed_texts() -> list[str]:
+    texts = []
+    for _name, body in corpus_bodies():
+        try:
+            parsed = parse_feed(body, url="http://127.0.0.1/", fetched_at=datetime.now(UTC))
+        except ParseError:
+            continue
+        texts += [model_text(e.title, e.summary_text, e.content_text) for e in parsed.entries]
+    return texts
 
 
 def retag_seconds(tagger: Tagger, count: int) -> float:
@@ -105,6 +177,7 @@ def main() -> None:
         "rules + model": items_per_second(combined, text, args.items),
     }
     load_after = os.getloadavg()[0]
+    model_rows = model_rates(settings)
     retag = retag_seconds(combined, args.retag) if args.retag else 0.0
     report = "\n".join(
         [
@@ -121,6 +194,11 @@ def main() -> None:
                 f"| {name} | {cpu:,.0f} | {cpu / 2000:.2f}× | {wall:,.0f} |"
                 for name, (wall, cpu) in rates.items()
             ),
+            "",
+            "| model alone on | scikit-learn items/CPU-s | NumPy form items/CPU-s | speed-up "
+            "| largest probability gap |",
+            "|---|---|---|---|---|",
+            *model_rows,
             "",
             f"- retag of {args.retag:,} stored items (SQLite, 1,000 per transaction, every topic "
             f"and frame score written): {retag:.1f} s, {args.retag / retag if retag else 0:,.0f} "

@@ -288,6 +288,8 @@ class LinearModel:
         words = sorted(word.vocabulary_.items(), key=lambda pair: pair[1])
         grams = sorted(char.vocabulary_.items(), key=lambda pair: pair[1])
         alphabet = np.array(sorted({ord(c) for gram, _ in grams for c in gram}), dtype=np.uint32)
+        if len(alphabet) >= _SHORT:
+            raise ValueError(f"{len(alphabet)} characters in the character features: too many")
         rank = {c: k + 1 for k, c in enumerate(alphabet.tolist())}
         packed = []
         for gram, column in grams:
