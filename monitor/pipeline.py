@@ -567,13 +567,15 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
 
     The processes come from a fork server, not from a fork of this process: here
     other threads (the scheduler's, the web server's) may hold a lock at the moment
-    of a fork, and a child that inherits it held hangs the cycle for good.
+    of a fork, and a child that inherits it held hangs the cycle for good. The fork
+    server loads this module and freezes it for the garbage collector first
+    (monitor/forkserver_preload.py), so its children share those pages.
     """
     global _pool
     if _pool is None or _pool[0] != tagger.version:
         _drop_pool()
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload(["monitor.forkserver_preload"])
         executor = ProcessPoolExecutor(
             max_workers=_parse_workers(),
             mp_context=context,

@@ -1,5 +1,6 @@
 """Fetch → parse → store on both databases, against a real loopback server."""
 
+import gc
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
@@ -242,3 +243,17 @@ def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engi
     # one transaction per feed would be seven, besides the claims
     assert len(commits) < 7, f"{len(commits)} transactions"
     assert len(feed_lookups) < 7, f"{len(feed_lookups)} feeds read one at a time"
+
+
+def test_parse_processes_share_the_fork_servers_objects_without_collecting_them():
+    # frozen in the fork server: a child's garbage collections leave those pages
+    # shared instead of writing to (and so copying) every one of them
+    pool = pipeline.parse_pool(load_tagger(make_settings().tagging))
+    assert pool.submit(gc.get_freeze_count).result() > 10_000
+    assert "monitor.pipeline" in pool.submit(_loaded_modules).result()
+
+
+def _loaded_modules():
+    import sys
+
+    return set(sys.modules)
