@@ -40,7 +40,8 @@ from sqlalchemy import func, select  # noqa: E402
 from monitor.config import FeedSettings, Settings, settings_from_dict  # noqa: E402
 from monitor.errors import ParseError  # noqa: E402
 from monitor.feeds.parse import parse_feed  # noqa: E402
-from monitor.pipeline import CycleReport, parse_pool, run_cycle  # noqa: E402
+from monitor.pipeline import CycleReport, run_cycle  # noqa: E402
+from monitor.pool import parse_pool  # noqa: E402
 from monitor.store.feeds import add_feed  # noqa: E402
 from monitor.store.models import Entry, FetchEvent, Item  # noqa: E402
 from monitor.store.session import make_engine, transaction, upgrade  # noqa: E402

@@ -48,7 +48,7 @@ from fetch_cycle import (
 )
 from sqlalchemy import func, select
 
-from monitor import pipeline
+from monitor import pool
 from monitor.errors import ParseError
 from monitor.feeds.parse import parse_feed
 from monitor.store.models import FetchEvent
@@ -79,11 +79,7 @@ def peak_rss() -> Iterator[list[float]]:
     def sample() -> None:
         while not done.is_set():
             total = 0
-            pids = [os.getpid()]
-            if pipeline._pool is not None:
-                pids += list(pipeline._pool[1]._processes or {})
-            with suppress(AttributeError):
-                pids.append(multiprocessing.forkserver._forkserver._forkserver_pid)
+            pids = [os.getpid(), *pool.process_ids()]
             for pid in pids:
                 with suppress(psutil.Error):
                     # PSS: pages the workers share with the fork server count once

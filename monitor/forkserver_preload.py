@@ -1,12 +1,17 @@
-"""Imported once by the fork server the parse processes come from (see pipeline.parse_pool).
+"""Imported once by the fork server the parse processes come from (see pool.parse_pool).
 
-It loads what a parse process runs, then freezes the garbage collector's view of
-those objects: a child's collections would otherwise write to every page holding
-one, and so copy pages it shares with the fork server (tens of MiB per child).
+It loads what a parse process runs, and what multiprocessing makes every child
+import again: the worker's main module, which for the `monitor` command is
+monitor.cli and all it loads. Loaded here, those pages are shared by every
+child instead of copied into each. Then it freezes the garbage collector's view
+of these objects: a child's collections would otherwise write to every page
+holding one, and so copy pages it shares with the fork server (tens of MiB per
+child).
 """
 
 import gc
 
-import monitor.pipeline  # noqa: F401  (loaded here once, shared by every child)
+import monitor.cli
+import monitor.pool  # noqa: F401
 
 gc.freeze()

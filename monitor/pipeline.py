@@ -15,13 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
 import socket
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +27,7 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from monitor import pool
 from monitor.alerts.cycle import alert_new_items
 from monitor.config import Settings
 from monitor.errors import ParseError
@@ -43,7 +41,7 @@ from monitor.feeds.decide import (
 )
 from monitor.feeds.fetch import FetchRequest, FetchResult, HostLimiter, fetch, make_client
 from monitor.feeds.fulltext import fetch_full_texts
-from monitor.feeds.parse import ParsedEntry, ParsedFeed, parse_feed
+from monitor.feeds.parse import ParsedEntry, ParsedFeed
 from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
 from monitor.store.items import StoreCounts, known_entry_keys, store_entries
 from monitor.store.models import Feed
@@ -115,7 +113,7 @@ def run_cycle(
     tagger = tagger or load_tagger(settings.tagging)
     cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now, tagger)
     cycle.include_not_due = include_not_due
-    parse_pool(tagger)  # started (once per process) before the cycle's event loop
+    pool.parse_pool(tagger)  # started (once per process) before the cycle's event loop
     return asyncio.run(cycle.run())
 
 
@@ -163,7 +161,7 @@ class _Cycle:
         # a feed holds a slot from the moment it starts to the end of its fetch
         slots = asyncio.Semaphore(fetch_settings.concurrency)
         # fetched feeds not yet stored, bodies held in memory: at most this many
-        self.pending = asyncio.Semaphore(2 * fetch_settings.concurrency + _parse_workers())
+        self.pending = asyncio.Semaphore(2 * fetch_settings.concurrency + pool.pool_size())
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None] = asyncio.Queue()
         waiting = _Waiting(low_water=fetch_settings.concurrency)
         async with make_client(fetch_settings, self.transport) as client:
@@ -232,12 +230,12 @@ class _Cycle:
         args = (body, result.final_url, result.started_at, result.content_type, claimed.language)
         loop = asyncio.get_running_loop()
         try:
-            parsed = await loop.run_in_executor(parse_pool(self.tagger), _parse_in_worker, *args)
+            parsed = await loop.run_in_executor(pool.parse_pool(self.tagger), pool.parse, *args)
         except BrokenProcessPool:
             # a worker died (killed, out of memory): start a new pool, read this body here
             log.warning("parse pool broken; restarting it")
-            _drop_pool()
-            parsed = await asyncio.to_thread(_parse_in_worker, *args)
+            pool.drop_pool()
+            parsed = await asyncio.to_thread(pool.parse, *args)
         if isinstance(parsed, ParseError):
             return _Read(body_hash=body_hash, error=parsed)
         return _Read(body_hash=body_hash, parsed=parsed)
@@ -330,7 +328,7 @@ class _Cycle:
         elsewhere = {self.tagging[k] for k in fresh if k in self.tagging}
         if wanted:
             batch = asyncio.get_running_loop().run_in_executor(
-                parse_pool(self.tagger), _tag_in_worker, list(wanted.values())
+                pool.parse_pool(self.tagger), pool.tag, list(wanted.values())
             )
             self.tagging.update(dict.fromkeys(wanted, batch))
         self.tagging_ahead += 1
@@ -549,83 +547,6 @@ def _digest(item: TagInput) -> bytes:
 def _tag_input(entry: ParsedEntry) -> TagInput:
     # what store/tags.item_input reads back from the item this entry stores
     return TagInput(entry.title, entry.summary_text, entry.content_text, entry.language)
-
-
-def _parse_workers() -> int:
-    return os.cpu_count() or 1
-
-
-#: the pool and the version of the tagger its processes hold
-_pool: tuple[str, ProcessPoolExecutor] | None = None
-#: in a pool process: the tagger it was started with
-_worker_tagger: Tagger | None = None
-
-
-def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
-    """One pool of parser processes per worker process, kept across cycles while the
-    tagger stays the same (each process holds a copy, to tag new entries).
-
-    The processes come from a fork server, not from a fork of this process: here
-    other threads (the scheduler's, the web server's) may hold a lock at the moment
-    of a fork, and a child that inherits it held hangs the cycle for good. The fork
-    server loads this module and freezes it for the garbage collector first
-    (monitor/forkserver_preload.py), so its children share those pages.
-    """
-    global _pool
-    if _pool is None or _pool[0] != tagger.version:
-        _drop_pool()
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.forkserver_preload"])
-        executor = ProcessPoolExecutor(
-            max_workers=_parse_workers(),
-            mp_context=context,
-            initializer=_install_tagger,
-            initargs=(tagger,),
-        )
-        # start the processes now rather than at the first body
-        executor.submit(int).result()
-        _pool = (tagger.version, executor)
-    return _pool[1]
-
-
-def _drop_pool() -> None:
-    global _pool
-    if _pool is not None:
-        _pool[1].shutdown(wait=False, cancel_futures=True)
-        _pool = None
-
-
-def _install_tagger(tagger: Tagger) -> None:
-    global _worker_tagger
-    _worker_tagger = tagger
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(parent_sentinel: int) -> None:
-    """End this parse process when the worker that owns it dies (killed, out of memory):
-    it would otherwise wait for work forever, and keep the fork server alive with it."""
-    multiprocessing.connection.wait([parent_sentinel])
-    os._exit(0)
-
-
-def _tag_in_worker(inputs: list[TagInput]) -> list[TagResult]:
-    assert _worker_tagger is not None, "pool started without a tagger"
-    return _worker_tagger.tag_many(inputs)
-
-
-def _parse_in_worker(
-    body: bytes, url: str, fetched_at: datetime, content_type: str | None, language: str
-) -> ParsedFeed | ParseError:
-    # a ParseError is returned, not raised: the worker's traceback would be pickled with it
-    try:
-        return parse_feed(
-            body, url=url, fetched_at=fetched_at, content_type=content_type,
-            feed_language=language,
-        )  # fmt: skip
-    except ParseError as exc:
-        return exc
 
 
 class _Waiting:

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from monitor.alerts.cycle import run_alerts
 from monitor.alerts.sender import deliver_due
 from monitor.config import Settings
-from monitor.pipeline import parse_pool, run_cycle, worker_name
+from monitor.pipeline import run_cycle, worker_name
+from monitor.pool import parse_pool
 from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, func, select
 
-from monitor import pipeline
+from monitor import pool
 from monitor.config import FeedSettings
 from monitor.pipeline import run_cycle
 from monitor.store.feeds import add_feed
@@ -188,11 +188,11 @@ def test_a_story_carried_by_feeds_read_together_is_tagged_once(engine, feed_serv
     for n in range(6):
         add(engine, feed_server.add(f"/wire{n}.xml", stories))
     # the pool is kept per tagger version: start one holding this tagger, drop it after
-    pipeline._drop_pool()
+    pool.drop_pool()
     try:
         report = cycle(engine, tagger=tagger)
     finally:
-        pipeline._drop_pool()
+        pool.drop_pool()
     assert (report.items.new, report.items.linked) == (2, 10)
     tagged = [int(line) for line in (tmp_path / "tagged.log").read_text().split()]
     assert sum(tagged) == 2, f"tagged in batches of {tagged}"
@@ -248,12 +248,8 @@ def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engi
 def test_parse_processes_share_the_fork_servers_objects_without_collecting_them():
     # frozen in the fork server: a child's garbage collections leave those pages
     # shared instead of writing to (and so copying) every one of them
-    pool = pipeline.parse_pool(load_tagger(make_settings().tagging))
-    assert pool.submit(gc.get_freeze_count).result() > 10_000
-    assert "monitor.pipeline" in pool.submit(_loaded_modules).result()
-
-
-def _loaded_modules():
-    import sys
-
-    return set(sys.modules)
+    processes = pool.parse_pool(load_tagger(make_settings().tagging))
+    assert processes.submit(gc.get_freeze_count).result() > 10_000
+    # eval, a builtin, so that running the check imports nothing into the child
+    loaded = set(processes.submit(eval, "list(__import__('sys').modules)").result())
+    assert {"monitor.pool", "monitor.cli"} <= loaded  # what each child runs, and imports again

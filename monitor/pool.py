@@ -1,0 +1,109 @@
+"""The parse processes: new bodies are parsed and normalised, and new entries tagged,
+in a pool of processes beside the worker, never on its event loop.
+
+This module holds only what those processes run, so that the fork server they
+come from loads parsing and tagging alone, not the store or the HTTP client.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.forkserver
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+
+from monitor.errors import ParseError
+from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.tagging.tagger import Tagger, TagInput, TagResult
+
+#: the pool and the version of the tagger its processes hold
+_pool: tuple[str, ProcessPoolExecutor] | None = None
+#: in a pool process: the tagger it was started with
+_tagger: Tagger | None = None
+
+
+def pool_size() -> int:
+    return os.cpu_count() or 1
+
+
+def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
+    """One pool of parse processes per worker process, kept across cycles while the
+    tagger stays the same (each process holds a copy, to tag new entries).
+
+    The processes come from a fork server, not from a fork of the worker: there
+    other threads (the scheduler's, the web server's) may hold a lock at the moment
+    of a fork, and a child that inherits it held hangs the cycle for good. The fork
+    server loads this module and freezes it for the garbage collector first
+    (monitor/forkserver_preload.py), so its children share those pages.
+    """
+    global _pool
+    if _pool is None or _pool[0] != tagger.version:
+        drop_pool()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.forkserver_preload"])
+        executor = ProcessPoolExecutor(
+            max_workers=pool_size(),
+            mp_context=context,
+            initializer=_install_tagger,
+            initargs=(tagger,),
+        )
+        # start the processes now rather than at the first body
+        executor.submit(int).result()
+        _pool = (tagger.version, executor)
+    return _pool[1]
+
+
+def drop_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool[1].shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def process_ids() -> list[int]:
+    """The pool's processes and the fork server they come from (for measuring memory)."""
+    if _pool is None:
+        return []
+    ids = list(_pool[1]._processes or {})
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    if server is not None and getattr(server, "_forkserver_pid", None):
+        ids.append(server._forkserver_pid)
+    return ids
+
+
+def _install_tagger(tagger: Tagger) -> None:
+    global _tagger
+    _tagger = tagger
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End this parse process when the worker that owns it dies (killed, out of memory):
+    it would otherwise wait for work forever, and keep the fork server alive with it."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(0)
+
+
+def tag(inputs: list[TagInput]) -> list[TagResult]:
+    """Run in a pool process: tag with the tagger the pool was started with."""
+    assert _tagger is not None, "pool started without a tagger"
+    return _tagger.tag_many(inputs)
+
+
+def parse(
+    body: bytes, url: str, fetched_at: datetime, content_type: str | None, language: str
+) -> ParsedFeed | ParseError:
+    """Run in a pool process (or in the worker when the pool broke)."""
+    # a ParseError is returned, not raised: the worker's traceback would be pickled with it
+    try:
+        return parse_feed(
+            body, url=url, fetched_at=fetched_at, content_type=content_type,
+            feed_language=language,
+        )  # fmt: skip
+    except ParseError as exc:
+        return exc
