@@ -135,3 +135,13 @@ def test_phrases_sharing_a_common_first_word_match_by_their_next_word():
         ("not-join", "not be a member"),
         ("not-join", "not join"),
     ]
+
+
+def test_the_word_cache_stays_bounded_and_matching_stays_right(monkeypatch):
+    monkeypatch.setattr("monitor.tagging.rules._MAX_CACHED_WORDS", 10)
+    rules = RuleSet([Rule("n", "neutrality", ("neutral status",), language="en")])
+    filler = " ".join(f"word{k}" for k in range(50))
+    for _ in range(3):
+        hits = rules.match({"title": f"{filler} a neutral status {filler}"}, "en")
+        assert [h.text for h in hits] == ["neutral status"]
+        assert len(rules._compiled["en"].starting_at) <= 10

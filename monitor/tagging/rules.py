@@ -28,8 +28,9 @@ ANY_LANGUAGE = "*"
 EXCLUSION_WINDOW = 3
 _WORD = re.compile(r"\w+")
 _FLEXIBLE_GAP = re.compile(r"[\s\-–—]+")
-#: bounds the per-language word cache of the matcher
-_MAX_CACHED_WORDS = 200_000
+#: bounds the per-language word cache of the matcher: about 120 bytes a word, so at
+#: most ~6 MiB per language in every process that tags (the worker, each parse process)
+_MAX_CACHED_WORDS = 50_000
 
 
 @dataclass(frozen=True)
