@@ -1,8 +1,8 @@
 """The parse processes: new bodies are parsed and normalised, and new entries tagged,
 in a pool of processes beside the worker, never on its event loop.
 
-This module holds only what those processes run, so that the fork server they
-come from loads parsing and tagging alone, not the store or the HTTP client.
+This module holds what those processes run and the pool that runs it; the
+worker's side (fetching, storing) stays in pipeline.py.
 """
 
 from __future__ import annotations
