@@ -130,8 +130,10 @@ def read_feed(body: bytes, *, url: str, content_type: str | None) -> dict[str, A
     result["headers"].update(headers)
     data = convert_to_utf8(result["headers"], body, result)
     encoding = str(result.get("encoding", "")).lower()
-    if result["bozo"] or not encoding:
-        raise Declined(f"encoding {result.get('encoding')!r} overridden or unknown")
+    if not encoding:
+        raise Declined("encoding unknown")
+    # an overridden declaration (bozo, CharacterEncodingOverride): feedparser reads on
+    # in the encoding it chose, as this path does, and keeps the error for the warnings
     token = _UTF8.set(encoding == "utf-8")
     try:
         return _read_document(data, result, url)
@@ -573,6 +575,8 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
             if "author" in entry:
                 raise Declined("two authors")
             entry["author"] = _text(child)
+        elif tag == f"{{{ATOM}}}link" and _other_relation(child):
+            continue  # feedparser files it under the entry's links, which nothing reads
         else:
             _check_unread_tree(child, titles)
             continue
@@ -587,6 +591,11 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         entry["summary"] = entry["content"][0]["value"]
         html_bases["summary"] = html_bases["content"]
     return _with_safe_html(entry, html_bases, {"summary", "content"})
+
+
+def _other_relation(link: Any) -> bool:
+    """An atom:link that is not the item's alternate (payment, enclosure, self…)."""
+    return link.get("href") is not None and link.get("rel", "alternate") != "alternate"
 
 
 def _check_unread_tree(element: Any, titles: _Titles) -> None:
