@@ -250,6 +250,9 @@ RDF = b"""<?xml version="1.0" encoding="utf-8"?>
                                                        b"</media:title></item>")),
         ("a legacy encoding", RSS.replace(b"utf-8", b"windows-1251", 1)),
         ("an encoding feedparser overrides", RSS.replace(b"utf-8", b"x-no-such-charset", 1)),
+        ("an item's itunes:author", RSS.replace(
+            b"<guid>", b'<itunes:author xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+                       b"Press Office</itunes:author><guid>")),
         ("an item's atom:link of another relation", RSS.replace(
             b"<guid>", b'<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="payment" '
                        b'href="/pay" title="Pay"/><guid>')),

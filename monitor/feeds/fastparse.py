@@ -44,6 +44,7 @@ _RDF_ABOUT = f"{{{_RDF}}}about"
 _OTHER_VERSIONS = re.compile(rb"http://www\.w3\.org/2005/atom|http://my\.netscape\.com/rdf", re.I)
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
+_ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 #: attributes any element may carry: _Bases and _Langs read them
@@ -571,7 +572,7 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
             entry["published_parsed"] = _date(child)
         elif tag == f"{{{_DC}}}date":
             entry["updated_parsed"] = _date(child)
-        elif tag in ("author", f"{{{_DC}}}creator"):
+        elif tag in ("author", f"{{{_DC}}}creator", f"{{{_ITUNES}}}author"):
             if "author" in entry:
                 raise Declined("two authors")
             entry["author"] = _text(child)
