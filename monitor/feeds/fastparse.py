@@ -739,7 +739,9 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         entry["link"] = link
     elif id_value is not None:
         entry["link"] = id_value
-    html: set[str] = {name for name in ("summary", "content") if kinds.get(name) == "html"}
+    html: set[str] = {
+        name for name in ("summary", "content") if kinds.get(name) in ("html", "xhtml")
+    }
     if "summary" not in entry and "content" in entry:
         entry["summary"] = entry["content"][0]["value"]
         if "content" in html:
@@ -756,7 +758,50 @@ def _atom_text(element: Any, base: str | None = None) -> str:
         return _text(element)
     if kind == "html":
         return _markup(_text(element)) if base is None else _html(element, base)
+    if kind == "xhtml" and base is not None:
+        return _xhtml(element, base)
     raise Declined(f"Atom text of type {kind!r}")
+
+
+_XHTML = "http://www.w3.org/1999/xhtml"
+
+
+def _xhtml(element: Any, base: str) -> str:
+    """Atom xhtml as feedparser leaves it: the wrapping div's inside, written back as
+    markup, through its URI resolver and sanitiser."""
+    children = [child for child in element if isinstance(child.tag, str)]
+    if (
+        (element.text or "").strip()
+        or len(children) != 1
+        or len(element) != 1
+        or children[0].tag != f"{{{_XHTML}}}div"
+        or children[0].attrib
+        or (children[0].tail or "").strip()
+    ):
+        raise Declined("xhtml other than one plain div")
+    div = children[0]
+    markup = _escape_text(div.text) + "".join(_xhtml_markup(child) for child in div)
+    resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
+    return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
+
+
+def _xhtml_markup(element: Any) -> str:
+    if not isinstance(element.tag, str):
+        raise Declined("a comment or processing instruction in xhtml")
+    if not element.tag.startswith(f"{{{_XHTML}}}"):
+        raise Declined("an element of another namespace in xhtml")
+    tag = element.tag[len(_XHTML) + 2 :]
+    attributes = ""
+    for name, value in element.attrib.items():
+        if name.startswith("{"):
+            raise Declined("a namespaced attribute in xhtml")
+        attributes += f' {name}="{_escape_text(value).replace(chr(34), "&quot;")}"'
+    inner = _escape_text(element.text) + "".join(_xhtml_markup(child) for child in element)
+    return f"<{tag}{attributes}>{inner}</{tag}>{_escape_text(element.tail)}"
+
+
+def _escape_text(text: str | None) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _atom_author(element: Any) -> str:
