@@ -668,10 +668,13 @@ def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any],
         if tag == f"{{{ATOM}}}entry":
             entries.append(_atom_entry(child, bases, langs))
         elif tag == f"{{{ATOM}}}title":
-            if seen_title or child.get("type", "text") != "text":
-                raise Declined("feed title not plain text")
+            kind = child.get("type", "text")
+            if seen_title or kind not in ("text", "xhtml"):
+                raise Declined("feed title neither text nor xhtml")
             seen_title = True
-            feed["title"] = _plain_title(_text(child))
+            _no_attributes_but(child, ("type",))
+            text = _text(child) if kind == "text" else _xhtml(child, bases.at(child))
+            feed["title"] = _plain_title(text)
         elif tag == f"{{{ATOM}}}link":
             _href_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}id":
