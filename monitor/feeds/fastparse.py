@@ -668,13 +668,10 @@ def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any],
         if tag == f"{{{ATOM}}}entry":
             entries.append(_atom_entry(child, bases, langs))
         elif tag == f"{{{ATOM}}}title":
-            kind = child.get("type", "text")
-            if seen_title or kind not in ("text", "xhtml"):
-                raise Declined("feed title neither text nor xhtml")
+            if seen_title:
+                raise Declined("two feed titles")
             seen_title = True
-            _no_attributes_but(child, ("type",))
-            text = _text(child) if kind == "text" else _xhtml(child, bases.at(child))
-            feed["title"] = _plain_title(text)
+            feed["title"] = _plain_title(_atom_text(child, bases.at(child)))
         elif tag == f"{{{ATOM}}}link":
             _href_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}id":
