@@ -129,3 +129,10 @@ def test_a_process_that_runs_the_worker_and_tags_imports_no_training_or_web_libr
     )
     loaded = set(ast.literal_eval(result.stdout))
     assert not loaded & {"sklearn", "scipy", "joblib", "pandas", "pyarrow", "dash", "plotly"}
+
+
+def test_an_alphabet_the_packed_keys_cannot_hold_is_refused(fitted, monkeypatch):
+    model, _ = fitted
+    monkeypatch.setattr("monitor.tagging.linear._SHORT", 10)  # keys hold ranks below this
+    with pytest.raises(ValueError, match="too many"):
+        LinearModel.from_text_model(model)

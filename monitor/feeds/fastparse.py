@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from functools import cache
 from html.entities import name2codepoint
 from typing import Any
+from xml.sax.saxutils import escape
 
 from feedparser.api import StrictFeedParser, convert_to_utf8, replace_doctype
 from feedparser.datetimes import _parse_date
@@ -769,18 +770,16 @@ _XHTML = "http://www.w3.org/1999/xhtml"
 def _xhtml(element: Any, base: str) -> str:
     """Atom xhtml as feedparser leaves it: the wrapping div's inside, written back as
     markup, through its URI resolver and sanitiser."""
-    children = [child for child in element if isinstance(child.tag, str)]
+    div = element[0] if len(element) == 1 else None
     if (
-        (element.text or "").strip()
-        or len(children) != 1
-        or len(element) != 1
-        or children[0].tag != f"{{{_XHTML}}}div"
-        or children[0].attrib
-        or (children[0].tail or "").strip()
+        div is None
+        or (element.text or "").strip()
+        or div.tag != f"{{{_XHTML}}}div"
+        or div.attrib
+        or (div.tail or "").strip()
     ):
         raise Declined("xhtml other than one plain div")
-    div = children[0]
-    markup = _escape_text(div.text) + "".join(_xhtml_markup(child) for child in div)
+    markup = escape(div.text or "") + "".join(_xhtml_markup(child) for child in div)
     resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
     return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
 
@@ -795,13 +794,9 @@ def _xhtml_markup(element: Any) -> str:
     for name, value in element.attrib.items():
         if name.startswith("{"):
             raise Declined("a namespaced attribute in xhtml")
-        attributes += f' {name}="{_escape_text(value).replace(chr(34), "&quot;")}"'
-    inner = _escape_text(element.text) + "".join(_xhtml_markup(child) for child in element)
-    return f"<{tag}{attributes}>{inner}</{tag}>{_escape_text(element.tail)}"
-
-
-def _escape_text(text: str | None) -> str:
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        attributes += f' {name}="{escape(value, {chr(34): "&quot;"})}"'
+    inner = escape(element.text or "") + "".join(_xhtml_markup(child) for child in element)
+    return f"<{tag}{attributes}>{inner}</{tag}>{escape(element.tail or '')}"
 
 
 def _atom_author(element: Any) -> str:

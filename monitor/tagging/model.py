@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 
-from monitor.tagging.linear import WORD_PATTERN, LinearModel, without_repeated_title
+from monitor.tagging.linear import WORD_PATTERN, without_repeated_title
 
 #: function words of the six languages, left out of the word features: in long
 #: items their counts otherwise outweigh the few words that carry a topic. Words
@@ -94,20 +94,6 @@ class TextModel:
     frames: list[str]
     topic_classifier: OneVsRestClassifier
     frame_classifier: OneVsRestClassifier
-
-
-def train_model(
-    texts: Sequence[str],
-    topic_sets: Sequence[set[str]],
-    frame_sets: Sequence[set[str]],
-    *,
-    topics: list[str],
-    frames: list[str],
-    seed: int,
-) -> LinearModel:
-    """Fit both classifiers and keep the arrays the tagger runs."""
-    fitted = fit_text_model(texts, topic_sets, frame_sets, topics=topics, frames=frames, seed=seed)
-    return LinearModel.from_text_model(fitted)
 
 
 def fit_text_model(

@@ -105,9 +105,9 @@ def _fit(
     items: Sequence[LabeledItem], topics: list[str], frames: list[str], seed: int
 ) -> LinearModel:
     # imported here: a process that only loads and runs the tagger never needs scikit-learn
-    from monitor.tagging.model import train_model
+    from monitor.tagging.model import fit_text_model
 
-    return train_model(
+    fitted = fit_text_model(
         [model_text(i.title, i.summary, i.content) for i in items],
         [set(i.topic_labels) for i in items],
         [set(i.frame_labels) for i in items],
@@ -115,6 +115,7 @@ def _fit(
         frames=frames,
         seed=seed,
     )
+    return LinearModel.from_text_model(fitted)
 
 
 def fold_of(item_id: str, folds: int) -> int:
