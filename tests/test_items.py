@@ -193,8 +193,10 @@ def test_lookups_per_batch_do_not_grow_with_the_batch(engine):
             )
     finally:
         event.remove(engine, "before_cursor_execute", count_selects)
-    # the feed's known entries, items by canonical URL, items by title
-    assert selects == [3, 3]
+    # the feed's known entries, items by canonical URL, items by title; on SQLite also
+    # the last item id (the new items' ids follow it)
+    expected = 4 if engine.dialect.name == "sqlite" else 3
+    assert selects == [expected, expected]
 
 
 # ---- across feeds and calls --------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -235,21 +235,37 @@ def _insert_planned(
     """New items, then every new entry, each in one statement where the backend allows."""
     created = [plan.item for plan in planned if plan.matched_by == "new"]
     if created:
-        # Core rather than add_all: the ORM would insert one row at a time on SQLite,
-        # and nothing reads these objects back
-        ids = session.scalars(
-            insert(Item).returning(Item.id, sort_by_parameter_order=True),
-            [_item_row(item) for item in created],
-        ).all()
+        ids = _insert_items(session, [_item_row(item) for item in created])
         for item, item_id in zip(created, ids, strict=True):
             item.id = item_id
     if batch.feed_id is not None:
-        session.execute(
-            insert(Entry), [_entry_row(batch.feed_id, plan, batch.now) for plan in planned]
+        session.connection().execute(
+            Entry.__table__.insert(),
+            [_entry_row(batch.feed_id, plan, batch.now) for plan in planned],
         )
     counts.new += len(created)
     counts.linked += len(planned) - len(created)
     counts.changed_item_ids.extend(item.id for item in created)
+
+
+def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert item rows, in one statement per backend batch (Core: nothing reads these
+    rows back as objects); their new ids, in order."""
+    items = Item.__table__
+    if session.get_bind().dialect.name != "sqlite":
+        inserted = session.connection().execute(
+            items.insert().returning(items.c.id, sort_by_parameter_order=True), rows
+        )
+        return list(inserted.scalars())
+    # SQLite cannot tell which new id went to which row of a multi-row insert, and would
+    # insert one row per statement; but the writer holds the write lock from BEGIN
+    # IMMEDIATE on, so the next ids are known, the very ones SQLite would choose
+    first = (session.scalar(select(func.max(Item.id))) or 0) + 1
+    ids = list(range(first, first + len(rows)))
+    session.connection().execute(
+        items.insert(), [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
+    )
+    return ids
 
 
 def _item_row(item: Item) -> dict[str, Any]:

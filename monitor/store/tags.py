@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import AnalystLabel, Item, Tag
@@ -24,10 +24,14 @@ def tag_items(session: Session, tagger: TagsMany, item_ids: Sequence[int]) -> in
     """Tag these stored items with the current tagger, replacing their earlier tags."""
     if not item_ids:
         return 0
-    items = session.scalars(select(Item).where(Item.id.in_(item_ids)).order_by(Item.id)).all()
-    results = tagger.tag_many([item_input(item) for item in items])
-    replace_tags(session, [(item.id, result) for item, result in zip(items, results, strict=True)])
-    return len(items)
+    rows = session.execute(
+        select(Item.id, Item.title, Item.summary_text, Item.content_text, Item.language)
+        .where(Item.id.in_(item_ids))
+        .order_by(Item.id)
+    ).all()
+    results = tagger.tag_many([TagInput(*row[1:]) for row in rows])
+    replace_tags(session, [(row[0], result) for row, result in zip(rows, results, strict=True)])
+    return len(rows)
 
 
 def item_input(item: Item) -> TagInput:
@@ -56,7 +60,7 @@ def replace_tags(session: Session, tagged: Sequence[tuple[int, TagResult]]) -> N
                     }
                 )
     if rows:
-        session.execute(insert(Tag), rows)
+        session.connection().execute(Tag.__table__.insert(), rows)
 
 
 def item_ids_to_retag(
