@@ -2,12 +2,12 @@
 
 Fetches run concurrently on an event loop; bodies are parsed, and the entries
 new to their feed tagged, in a pool of processes; each feed's result is then
-stored in its own transaction (items, tags, feed state, fetch event and lease
+stored whole in one transaction (items, tags, feed state, fetch event and lease
 release together), so a worker killed mid-cycle leaves no half-written feed
-behind, and its leases simply expire. Feeds with nothing to read (not modified,
-same body, fetch failed) are recorded together, several to a transaction. Asked
-to stop, a cycle finishes and stores the feeds it is fetching and hands back the
-leases of those it has not started.
+behind, and its leases simply expire. Feeds ready to store at the same moment
+share a transaction (one commit for several); if it fails, each is stored again
+alone, so one bad feed fails alone. Asked to stop, a cycle finishes and stores
+the feeds it is fetching and hands back the leases of those it has not started.
 """
 
 from __future__ import annotations
@@ -245,8 +245,8 @@ class _Cycle:
         client: httpx.AsyncClient,
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
-        # one writer: results are stored in the order they arrive, each feed with something
-        # to store in its own transaction, the feeds with nothing to read together
+        # one writer: results are stored in the order they arrive, those that arrived
+        # together in one transaction
         fetching = True
         while fetching or self.tagging_ahead or not results.empty():
             arrived = [await results.get()]
@@ -259,21 +259,24 @@ class _Cycle:
             if None in arrived:
                 fetching = False
             ready = [got for got in arrived if got is not None]
-            unread = [got for got in ready if _nothing_read(got[2])]
-            if len(unread) > 1:
-                await self._store_unread_all(unread)
-                ready = [got for got in ready if not _nothing_read(got[2])]
+            together = [got for got in ready if _nothing_read(got[2]) or _ready_to_store(got)]
+            if len(together) > 1:
+                await self._store_together(together)
+                ready = [got for got in ready if not any(got is t for t in together)]
             for got in ready:
                 await self._store_one(client, got, results)
 
-    async def _store_unread_all(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
+    async def _store_together(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
+        """Feeds that arrived together, stored in one transaction: one commit, not one each."""
         try:
-            await asyncio.to_thread(self._store_unread, batch)
+            await asyncio.to_thread(self._store_many, batch)
         except Exception:  # stored again one by one, so one bad feed fails alone
-            log.warning("storing %d unread feeds together failed", len(batch), exc_info=True)
+            log.warning("storing %d feeds together failed", len(batch), exc_info=True)
             for claimed, result, read in batch:
                 try:
-                    await asyncio.to_thread(self._store, claimed, result, None, read.body_hash)
+                    await asyncio.to_thread(
+                        self._store, claimed, result, read.parsed, read.body_hash
+                    )
                 except Exception:
                     self._failed_internally(claimed)
         finally:
@@ -408,16 +411,17 @@ class _Cycle:
         )
         self._count(claimed, decision, counts)
 
-    def _store_unread(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
-        """Feeds with nothing to read (not modified, same body, fetch failed): one transaction."""
+    def _store_many(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
+        """Feeds with nothing to read (not modified, same body) or parsed and tagged: one
+        transaction."""
 
         def record_all(session: Session) -> list[tuple[_Claimed, FeedUpdate, StoreCounts]]:
             # one query loads the feeds the records below update
             ids = [claimed.feed_id for claimed, _, _ in batch]
             feeds = {f.id: f for f in session.scalars(select(Feed).where(Feed.id.in_(ids)))}
             return [
-                (claimed, *self._record(session, claimed, result, None, read.body_hash, feeds))
-                for claimed, result, read in batch
+                (feed, *self._record(session, feed, result, read.parsed, read.body_hash, feeds))
+                for feed, result, read in batch
             ]
 
         for claimed, decision, counts in in_transaction(self.engine, record_all):
@@ -533,6 +537,12 @@ class _TaggedAhead:
 
 def _nothing_read(read: _Read) -> bool:
     return read.parsed is None and read.error is None
+
+
+def _ready_to_store(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
+    """Parsed and tagged, with no article to fetch first."""
+    claimed, _, read = got
+    return read.parsed is not None and read.tagged and not claimed.full_text
 
 
 def _digest(item: TagInput) -> bytes:

@@ -1,5 +1,6 @@
 """Fetch → parse → store on both databases, against a real loopback server."""
 
+import asyncio
 import gc
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -8,7 +9,9 @@ from sqlalchemy import event, func, select
 
 from monitor import pool
 from monitor.config import FeedSettings
-from monitor.pipeline import run_cycle
+from monitor.feeds.fetch import FetchRequest, FetchResult
+from monitor.feeds.parse import parse_feed
+from monitor.pipeline import _Cycle, _Read, _snapshot, run_cycle
 from monitor.store.feeds import add_feed
 from monitor.store.models import Entry, Feed, FetchEvent, Item, Tag
 from monitor.store.session import transaction
@@ -243,6 +246,36 @@ def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engi
     # one transaction per feed would be seven, besides the claims
     assert len(commits) < 7, f"{len(commits)} transactions"
     assert len(feed_lookups) < 7, f"{len(feed_lookups)} feeds read one at a time"
+
+
+def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engine):
+    ids = [add(engine, f"https://e.org/{n}.xml") for n in range(4)]
+    settings = make_settings()
+    cycle = _Cycle(settings, engine, "test", None, None, NOW, load_tagger(settings.tagging))
+    cycle.pending = asyncio.Semaphore(0)  # the writer gives back each feed's place
+    with transaction(engine) as session:
+        claimed = [_snapshot(session.get_one(Feed, feed_id)) for feed_id in ids]
+    ready = []
+    for n, feed in enumerate(claimed):
+        body = rss((f"g{n}", f"Story {n}", f"https://e.org/s{n}"))
+        request = FetchRequest(feed.feed_id, feed.url, None, None)
+        result = FetchResult(request, NOW, 0.1, feed.url, status=200, body=body)
+        parsed = parse_feed(body, url=feed.url, fetched_at=NOW)
+        ready.append((feed, result, _Read(body_hash=f"h{n}", parsed=parsed, tagged=True)))
+    commits = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    asyncio.run(cycle._store_together(ready[:2]))
+    assert (len(commits), count(engine, Item), cycle.report.feeds_ok) == (1, 2, 2)
+
+    # a feed removed while its body was being read: the shared transaction fails, and
+    # each feed is stored again alone
+    with transaction(engine) as session:
+        session.delete(session.get_one(Feed, ids[3]))
+    asyncio.run(cycle._store_together(ready[2:]))
+    assert count(engine, Item) == 3
+    assert (cycle.report.feeds_ok, cycle.report.feeds_failed) == (3, 1)
+    assert cycle.report.failures == ["https://e.org/3.xml: internal error (see log)"]
+    assert cycle.pending._value == 4
 
 
 def test_parse_processes_share_the_fork_servers_objects_without_collecting_them():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,7 +240,7 @@ def _insert_planned(
             item.id = item_id
     if batch.feed_id is not None:
         session.connection().execute(
-            Entry.__table__.insert(),
+            insert(Entry),
             [_entry_row(batch.feed_id, plan, batch.now) for plan in planned],
         )
     counts.new += len(created)
@@ -251,10 +251,9 @@ def _insert_planned(
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert item rows, in one statement per backend batch (Core: nothing reads these
     rows back as objects); their new ids, in order."""
-    items = Item.__table__
     if session.get_bind().dialect.name != "sqlite":
         inserted = session.connection().execute(
-            items.insert().returning(items.c.id, sort_by_parameter_order=True), rows
+            insert(Item).returning(Item.id, sort_by_parameter_order=True), rows
         )
         return list(inserted.scalars())
     # SQLite cannot tell which new id went to which row of a multi-row insert, and would
@@ -263,7 +262,7 @@ def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     first = (session.scalar(select(func.max(Item.id))) or 0) + 1
     ids = list(range(first, first + len(rows)))
     session.connection().execute(
-        items.insert(), [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
+        insert(Item), [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
     )
     return ids
 

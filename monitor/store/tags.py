@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import AnalystLabel, Item, Tag
@@ -43,6 +43,9 @@ def replace_tags(session: Session, tagged: Sequence[tuple[int, TagResult]]) -> N
     session.execute(delete(Tag).where(Tag.item_id.in_(ids)))
     rows = []
     for item_id, result in tagged:
+        evidence: dict[str, list[dict[str, Any]]] = {}
+        for found in result.evidence:
+            evidence.setdefault(found["label"], []).append(found)
         for kind, scores, labels in (
             ("topic", result.topics, result.topic_labels),
             ("frame", result.frames, result.frame_labels),
@@ -55,12 +58,12 @@ def replace_tags(session: Session, tagged: Sequence[tuple[int, TagResult]]) -> N
                         "label": label,
                         "score": score,
                         "is_positive": label in labels,
-                        "evidence": [e for e in result.evidence if e["label"] == label],
+                        "evidence": evidence.get(label, []),
                         "tagger_version": result.tagger_version,
                     }
                 )
     if rows:
-        session.connection().execute(Tag.__table__.insert(), rows)
+        session.connection().execute(insert(Tag), rows)
 
 
 def item_ids_to_retag(
