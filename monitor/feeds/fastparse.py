@@ -23,6 +23,7 @@ import contextlib
 import re
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from html.entities import name2codepoint
 from typing import Any
@@ -30,7 +31,7 @@ from xml.sax.saxutils import escape
 
 from feedparser.api import StrictFeedParser, convert_to_utf8, replace_doctype
 from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
+from feedparser.html import _BaseHTMLProcessor, _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
@@ -46,6 +47,7 @@ _OTHER_VERSIONS = re.compile(rb"http://www\.w3\.org/2005/atom|http://my\.netscap
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
 _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+_ITUNES_SUMMARY = f"{{{_ITUNES}}}summary"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 #: attributes any element may carry: _Bases and _Langs read them
@@ -70,6 +72,8 @@ _HARMLESS_FEED = _HARMLESS | frozenset(
      "feedburner_info", "info", "feedburner_browserfriendly", "admin_generatoragent",
      "admin_errorreportsto"}
 )  # fmt: skip
+#: what an entry's contributor may hold
+_CONTRIBUTOR_PARTS = _HARMLESS | frozenset({"name", "uri", "url", "email", "homepage"})
 #: feed-level elements whose children belong to them, not to the feed
 _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category", "cloud",
                          "author", "contributor", "skiphours", "skipdays"})  # fmt: skip
@@ -521,8 +525,8 @@ def _href_link(context: dict[str, Any], element: Any, base: str) -> None:
 
 #: the item's elements read here: each may come once (the others only map to nothing)
 _ITEM_FIELDS = frozenset(
-    {"title", "link", "guid", "description", _CONTENT, "pubDate", f"{{{_DC}}}date", "author",
-     f"{{{_DC}}}creator"}
+    {"title", "link", "guid", "description", _CONTENT, _ITUNES_SUMMARY, "pubDate",
+     f"{{{_DC}}}date", "author", f"{{{_DC}}}creator"}
 )  # fmt: skip
 
 
@@ -534,7 +538,7 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         entry["id"] = item.get(_RDF_ABOUT)
     link: str | None = None
     guid_link: str | None = None
-    html_bases: dict[str, str] = {}
+    texts = _ItemTexts()
     seen: set[str] = set()
     titles = _Titles()
     for child in item:
@@ -562,13 +566,8 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
                 value = _join(base, value) if value else value
                 guid_link = value
             entry["id"] = value
-        elif tag == "description":
-            html_bases["summary"] = base
-            entry["summary"] = _html(child, base)
-            entry["summary_detail"] = {"language": langs.at(child)}
-        elif tag == _CONTENT:
-            html_bases["content"] = base
-            entry["content"] = [{"value": _html(child, base), "language": langs.at(child)}]
+        elif tag in ("description", _ITUNES_SUMMARY, _CONTENT):
+            texts.read(tag, child, base, langs.at(child))
         elif tag == "pubDate":
             entry["published_parsed"] = _date(child)
         elif tag == f"{{{_DC}}}date":
@@ -589,10 +588,74 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         entry["link"] = link
     elif guid_link is not None:
         entry["link"] = guid_link
-    if "summary" not in entry and "content" in entry:
-        entry["summary"] = entry["content"][0]["value"]
-        html_bases["summary"] = html_bases["content"]
-    return _with_safe_html(entry, html_bases, {"summary", "content"})
+    texts.write(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class _ItemText:
+    value: str
+    base: str
+    language: str | None
+    #: HTML to sanitise for the store; else plain text, stored as it is
+    html: bool
+
+
+class _ItemTexts:
+    """Where feedparser files an item's description, itunes:summary and content:encoded.
+
+    It depends on their order. The first of description and itunes:summary is the
+    summary; the other one is content while no content:encoded came before it, and
+    replaces the summary after one. content:encoded is content, and the summary too
+    while there is none. itunes:summary, and a description read as content, are
+    plain text unless they look like HTML.
+    """
+
+    def __init__(self) -> None:
+        self.summary: _ItemText | None = None
+        #: the summary's own element (not a copy of the content): feedparser's summary_detail
+        self.summary_detail = False
+        self.contents: list[_ItemText] = []
+
+    def read(self, tag: str, element: Any, base: str, language: str | None) -> None:
+        if tag == _CONTENT:
+            text = _ItemText(_html(element, base), base, language, html=True)
+            self.contents.append(text)
+            if self.summary is None:
+                self.summary = text
+        elif self.summary is not None and not self.contents:
+            self.contents.append(_plain_or_html(element, base, language))
+        else:
+            html = tag == "description"
+            self.summary = (
+                _ItemText(_html(element, base), base, language, html=True)
+                if html
+                else _plain_or_html(element, base, language)
+            )
+            self.summary_detail = True
+
+    def write(self, entry: dict[str, Any]) -> None:
+        summary = self.summary
+        if summary is not None:
+            entry["summary"] = summary.value
+            if self.summary_detail:
+                entry["summary_detail"] = {"language": summary.language}
+            if summary.html:
+                entry["summary_html"] = safe_html(summary.value, summary.base)
+        if self.contents:
+            entry["content"] = [{"value": t.value, "language": t.language} for t in self.contents]
+            entry["content_html"] = "\n".join(
+                safe_html(t.value, t.base) if t.html else t.value for t in self.contents if t.value
+            )
+
+
+def _plain_or_html(element: Any, base: str, language: str | None) -> _ItemText:
+    """Text of a nominally plain element: feedparser reads it as HTML if it looks like some."""
+    if len(element):
+        raise Declined(f"markup inside <{element.tag}>")
+    if _FeedParserMixin.looks_like_html((element.text or "").strip()):
+        return _ItemText(_html(element, base), base, language, html=True)
+    return _ItemText(_text(element), base, language, html=False)
 
 
 def _other_relation(link: Any) -> bool:
@@ -601,6 +664,12 @@ def _other_relation(link: Any) -> bool:
 
 
 def _check_unread_tree(element: Any, titles: _Titles) -> None:
+    if _handler_name(element) in ("contributor", "dc_contributor"):
+        # feedparser files a contributor, and the parts inside, under the entry's
+        # contributors, which nothing reads
+        for node in element.iterdescendants():
+            _check_unread(node, _CONTRIBUTOR_PARTS)
+        return
     for node in element.iter():
         if _handler_name(node) == "media_title":
             titles.media()
@@ -779,12 +848,19 @@ def _xhtml(element: Any, base: str) -> str:
         or (div.tail or "").strip()
     ):
         raise Declined("xhtml other than one plain div")
-    markup = escape(div.text or "") + "".join(_xhtml_markup(child) for child in div)
-    resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
-    return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
+    try:
+        # markup its sanitiser would leave as it is, but for the way it closes void elements
+        short = escape(div.text or "") + "".join(_xhtml_markup(c, short=True) for c in div)
+        return _markup(_fixup(short.strip()))
+    except Declined:
+        markup = escape(div.text or "") + "".join(_xhtml_markup(child) for child in div)
+        resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
+        return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
 
 
-def _xhtml_markup(element: Any) -> str:
+def _xhtml_markup(element: Any, short: bool = False) -> str:
+    """An element as feedparser writes xhtml back; `short` closes an empty void element as
+    its sanitiser does ("<br />")."""
     if not isinstance(element.tag, str):
         raise Declined("a comment or processing instruction in xhtml")
     if not element.tag.startswith(f"{{{_XHTML}}}"):
@@ -795,8 +871,13 @@ def _xhtml_markup(element: Any) -> str:
         if name.startswith("{"):
             raise Declined("a namespaced attribute in xhtml")
         attributes += f' {name}="{escape(value, {chr(34): "&quot;"})}"'
-    inner = escape(element.text or "") + "".join(_xhtml_markup(child) for child in element)
-    return f"<{tag}{attributes}>{inner}</{tag}>{escape(element.tail or '')}"
+    inner = escape(element.text or "") + "".join(_xhtml_markup(c, short) for c in element)
+    tail = escape(element.tail or "")
+    if short and tag in _BaseHTMLProcessor.elements_no_end_tag:
+        if inner:
+            raise Declined(f"a void element <{tag}> with content")
+        return f"<{tag}{attributes} />{tail}"
+    return f"<{tag}{attributes}>{inner}</{tag}>{tail}"
 
 
 def _atom_author(element: Any) -> str:
