@@ -457,7 +457,7 @@ def _read_channel(
             if seen_title:
                 raise Declined("two channel titles")
             seen_title = True
-            feed["title"] = _plain_title(_text(child))
+            feed["title"] = _rss_feed_title(child)
         elif tag == "link":
             _text_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}link":
@@ -492,8 +492,17 @@ def _check_feed_child(child: Any) -> None:
 
 
 def _plain_title(title: str) -> str:
-    # the feed title is kept as text, not through html_to_text: anything markup-like declines
+    # the feed title is kept as feedparser gives it, not through html_to_text: markup the
+    # sanitiser would have rewritten declines
     if "<" in title or "&" in title:
+        raise Declined("feed title with markup")
+    return title
+
+
+def _rss_feed_title(element: Any) -> str:
+    """An RSS feed title is plain text to feedparser, unless it looks like HTML."""
+    title = _text(element)
+    if _FeedParserMixin.looks_like_html((element.text or "").strip()):
         raise Declined("feed title with markup")
     return title
 
@@ -741,7 +750,9 @@ def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any],
             if seen_title:
                 raise Declined("two feed titles")
             seen_title = True
-            feed["title"] = _plain_title(_atom_text(child, bases.at(child)))
+            title = _atom_text(child, bases.at(child))
+            # text stays as written; html and xhtml went through the sanitiser
+            feed["title"] = title if child.get("type", "text") == "text" else _plain_title(title)
         elif tag == f"{{{ATOM}}}link":
             _href_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}id":
