@@ -58,8 +58,9 @@ _HARMLESS = frozenset(
     {"category", "comments", "enclosure", "media_content", "media_thumbnail", "media_credit",
      "media_keywords", "media_rating", "media_restriction", "media_player", "media_license",
      "itunes_duration", "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_block",
-     "itunes_subtitle", "georss_point", "cc_license", "creativecommons_license", "psc_chapters",
-     "psc_chapter", "url", "width", "height", "media_category", "dc_subject"}
+     "itunes_subtitle", "georss_point", "cc_license", "creativecommons_license",
+     "creativeCommons_license", "psc_chapters", "psc_chapter", "url", "width", "height",
+     "media_category", "dc_subject"}
 )  # fmt: skip
 #: and those that touch no feed field we keep
 _HARMLESS_FEED = _HARMLESS | frozenset(
@@ -892,7 +893,7 @@ def _xhtml_markup(element: Any, short: bool = False) -> str:
 
 
 def _atom_author(element: Any) -> str:
-    """feedparser's author string: "name (email)", or the name alone."""
+    """feedparser's author string: "name (email)", the name or the email alone, or none."""
     parts: dict[str, str] = {}
     for child in element:
         if not isinstance(child.tag, str):
@@ -903,6 +904,4 @@ def _atom_author(element: Any) -> str:
         # pushed without expecting text: feedparser keeps these as written, stripped
         parts[local] = (child.text or "").strip()
     name, email = parts.get("name"), parts.get("email")
-    if not name:
-        raise Declined("author without a name")
-    return f"{name} ({email})" if email else name
+    return f"{name} ({email})" if name and email else name or email or ""
