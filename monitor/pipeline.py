@@ -259,6 +259,13 @@ class _Cycle:
             if None in arrived:
                 fetching = False
             ready = [got for got in arrived if got is not None]
+            untagged = [got for got in ready if _to_tag(got)]
+            if untagged:
+                try:
+                    await self._tag_ahead(untagged, results)
+                    ready = [got for got in ready if not any(got is u for u in untagged)]
+                except Exception:  # stored all the same, tagged by the writer
+                    log.warning("tagging ahead failed", exc_info=True)
             together = [got for got in ready if _nothing_read(got[2]) or _ready_to_store(got)]
             if len(together) > 1:
                 await self._store_together(together)
@@ -290,12 +297,6 @@ class _Cycle:
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
         claimed, result, read = got
-        if read.parsed is not None and not read.tagged and not claimed.full_text:
-            try:
-                await self._tag_ahead(claimed, result, read, results)
-                return  # queued again once tagged, stored then
-            except Exception:
-                log.warning("tagging ahead for %s failed", claimed.url, exc_info=True)
         try:
             await self._process(client, claimed, result, read)
         except Exception:  # a bug in one feed must not stop the others
@@ -310,19 +311,31 @@ class _Cycle:
 
     async def _tag_ahead(
         self,
-        claimed: _Claimed,
-        result: FetchResult,
-        read: _Read,
+        batch: list[tuple[_Claimed, FetchResult, _Read]],
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
-        """Tag the entries new to this feed in the pool, then queue the feed again to store.
+        """Tag the entries new to these feeds in the pool, then queue each feed again to store.
 
         The writer stays free to store other feeds meanwhile; whatever is not
         tagged ahead (an entry that changed, a tagger error) is tagged when stored.
         """
-        assert read.parsed is not None
-        entries = read.parsed.entries
-        known = await asyncio.to_thread(self._known_keys, claimed.feed_id, entries)
+        feeds = [
+            (claimed.feed_id, read.parsed.entries if read.parsed else [])
+            for claimed, _, read in batch
+        ]
+        known = await asyncio.to_thread(self._known_keys, feeds)
+        for (claimed, result, read), (_, entries), seen in zip(batch, feeds, known, strict=True):
+            self._tag_feed_ahead(claimed, result, read, entries, seen, results)
+
+    def _tag_feed_ahead(
+        self,
+        claimed: _Claimed,
+        result: FetchResult,
+        read: _Read,
+        entries: list[ParsedEntry],
+        known: set[str],
+        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
+    ) -> None:
         inputs = [_tag_input(e) for e in entries if e.entry_key not in known]
         fresh = {_digest(i): i for i in inputs}
         wanted = {
@@ -354,9 +367,13 @@ class _Cycle:
         self.background.add(task := asyncio.create_task(tag()))
         task.add_done_callback(self.background.discard)
 
-    def _known_keys(self, feed_id: int, entries: list[ParsedEntry]) -> set[str]:
+    def _known_keys(self, feeds: list[tuple[int, list[ParsedEntry]]]) -> list[set[str]]:
+        """Each feed's entries that are stored already, in one transaction for all."""
         with transaction(self.engine) as session:
-            return known_entry_keys(session, feed_id, [e.entry_key for e in entries])
+            return [
+                known_entry_keys(session, feed_id, [e.entry_key for e in entries])
+                for feed_id, entries in feeds
+            ]
 
     def _claim(self) -> list[_Claimed]:
         with transaction(self.engine) as session:
@@ -393,7 +410,7 @@ class _Cycle:
     async def _with_full_text(
         self, client: httpx.AsyncClient, claimed: _Claimed, parsed: ParsedFeed
     ) -> ParsedFeed:
-        known = await asyncio.to_thread(self._known_keys, claimed.feed_id, parsed.entries)
+        [known] = await asyncio.to_thread(self._known_keys, [(claimed.feed_id, parsed.entries)])
         wanted = [e for e in parsed.entries if e.entry_key not in known and e.url]
         texts = await fetch_full_texts(client, wanted, self.settings.full_text)
         entries = [texts.get(e.entry_key, e) for e in parsed.entries]
@@ -537,6 +554,12 @@ class _TaggedAhead:
 
 def _nothing_read(read: _Read) -> bool:
     return read.parsed is None and read.error is None
+
+
+def _to_tag(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
+    """Parsed, not tagged yet, with no article to fetch first (tagged with it, when stored)."""
+    claimed, _, read = got
+    return read.parsed is not None and not read.tagged and not claimed.full_text
 
 
 def _ready_to_store(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
