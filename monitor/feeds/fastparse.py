@@ -583,9 +583,7 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         elif tag == f"{{{_DC}}}date":
             entry["updated_parsed"] = _date(child)
         elif tag in ("author", f"{{{_DC}}}creator", f"{{{_ITUNES}}}author"):
-            if "author" in entry:
-                raise Declined("two authors")
-            entry["author"] = _text(child)
+            entry["author"] = _text(child)  # of several, feedparser keeps the last
         elif tag == f"{{{ATOM}}}link" and _other_relation(child):
             continue  # feedparser files it under the entry's links, which nothing reads
         else:
