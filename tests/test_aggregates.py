@@ -13,6 +13,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, select, update
 
 from alembic import command
@@ -23,7 +24,12 @@ from monitor.pipeline import run_cycle
 from monitor.store.counts import counts_from_scratch, rebuild_counts
 from monitor.store.feeds import add_feed
 from monitor.store.models import Base, Item, ItemCount, Tag
-from monitor.store.session import _alembic_config, transaction
+from monitor.store.session import (
+    SCHEMA_REVISION,
+    _alembic_config,
+    current_revision,
+    transaction,
+)
 from monitor.store.tags import tag_items
 from monitor.tagging.tagger import Tagger
 from tests.conftest import make_settings, seed_dashboard
@@ -158,6 +164,11 @@ def test_migration_backfills_counts_from_stored_items_and_downgrades_cleanly(eng
     command.downgrade(config, "0003")
     command.upgrade(config, "head")
     assert stored_counts(engine) == expected
+
+
+def test_the_schema_revision_the_code_expects_is_the_newest_migration(engine):
+    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    assert SCHEMA_REVISION == head == current_revision(engine)
 
 
 def test_migrated_schema_matches_the_models(engine):

@@ -12,7 +12,12 @@ import click
 
 from monitor.cli.base import AppContext, cli, pass_app
 from monitor.errors import InputError, MonitorError
-from monitor.store.session import current_revision, head_revision, require_current, transaction
+from monitor.store.session import (
+    SCHEMA_REVISION,
+    current_revision,
+    require_current,
+    transaction,
+)
 from monitor.store.tags import corrections_as_labeled, item_ids_to_retag, tag_items
 from monitor.store.themes import on_topic_documents, replace_themes
 from monitor.tagging.contract import read_items, tag_stream, to_input
@@ -61,7 +66,7 @@ def train(app: AppContext, output: Path | None, no_corrections: bool) -> None:
 
 def _stored_corrections(app: AppContext) -> list[LabeledItem]:
     try:
-        if current_revision(app.engine) != head_revision():
+        if current_revision(app.engine) != SCHEMA_REVISION:
             return []
     except MonitorError:
         return []
