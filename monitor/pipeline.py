@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import aiohttp
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -100,7 +100,6 @@ def run_cycle(
     *,
     worker: str | None = None,
     stop: threading.Event | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
     include_not_due: bool = False,
     tagger: Tagger | None = None,
@@ -111,7 +110,7 @@ def run_cycle(
     A long-running worker passes its `tagger` so the model is loaded once.
     """
     tagger = tagger or load_tagger(settings.tagging)
-    cycle = _Cycle(settings, engine, worker or worker_name(), stop, transport, now, tagger)
+    cycle = _Cycle(settings, engine, worker or worker_name(), stop, now, tagger)
     cycle.include_not_due = include_not_due
     pool.parse_pool(tagger)  # started (once per process) before the cycle's event loop
     return asyncio.run(cycle.run())
@@ -124,7 +123,6 @@ class _Cycle:
         engine: Engine,
         worker: str,
         stop: threading.Event | None,
-        transport: httpx.AsyncBaseTransport | None,
         now: datetime | None,
         tagger: Tagger,
     ) -> None:
@@ -132,7 +130,6 @@ class _Cycle:
         self.engine = engine
         self.worker = worker
         self.stop = stop or threading.Event()
-        self.transport = transport
         self.fixed_now = now
         self.started_at = self.now()
         self.include_not_due = False
@@ -164,7 +161,7 @@ class _Cycle:
         self.pending = asyncio.Semaphore(2 * fetch_settings.concurrency + pool.pool_size())
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None] = asyncio.Queue()
         waiting = _Waiting(low_water=fetch_settings.concurrency)
-        async with make_client(fetch_settings, self.transport) as client:
+        async with make_client(fetch_settings) as client:
             writer = asyncio.create_task(self._store_all(client, results))
             fetches: list[asyncio.Task[None]] = []
             try:
@@ -193,7 +190,7 @@ class _Cycle:
 
     async def _fetch_one(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         limiter: HostLimiter,
         slots: asyncio.Semaphore,
         waiting: _Waiting,
@@ -242,7 +239,7 @@ class _Cycle:
 
     async def _store_all(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
         # one writer: results are stored in the order they arrive, those that arrived
@@ -292,7 +289,7 @@ class _Cycle:
 
     async def _store_one(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         got: tuple[_Claimed, FetchResult, _Read],
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
@@ -393,7 +390,7 @@ class _Cycle:
             release_leases(session, [claimed.feed_id], self.worker)
 
     async def _process(
-        self, client: httpx.AsyncClient, claimed: _Claimed, result: FetchResult, read: _Read
+        self, client: aiohttp.ClientSession, claimed: _Claimed, result: FetchResult, read: _Read
     ) -> None:
         if read.error is not None:
             await asyncio.to_thread(self._store_parse_error, claimed, result, read.error)
@@ -408,7 +405,7 @@ class _Cycle:
         await asyncio.to_thread(self._store, claimed, result, parsed, body_hash)
 
     async def _with_full_text(
-        self, client: httpx.AsyncClient, claimed: _Claimed, parsed: ParsedFeed
+        self, client: aiohttp.ClientSession, claimed: _Claimed, parsed: ParsedFeed
     ) -> ParsedFeed:
         [known] = await asyncio.to_thread(self._known_keys, [(claimed.feed_id, parsed.entries)])
         wanted = [e for e in parsed.entries if e.entry_key not in known and e.url]

@@ -44,6 +44,8 @@ class FeedServer:
     def __init__(self, latency: float = 0.0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        #: the client's port of each request: one port, one connection
+        self.client_ports: list[int] = []
         self.latency = latency
         #: requests being answered now, and the most ever at once (overall and per Host header)
         self.in_flight = 0
@@ -116,6 +118,7 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             )
             with server._lock:
                 server.requests.append((path, dict(self.headers)))
+                server.client_ports.append(self.client_address[1])
             if server.latency:
                 time.sleep(server.latency)
             route = server.routes.get(path) or server.routes.get(urlsplit(self.path).path)

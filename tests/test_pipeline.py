@@ -251,7 +251,7 @@ def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engi
 def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engine):
     ids = [add(engine, f"https://e.org/{n}.xml") for n in range(4)]
     settings = make_settings()
-    cycle = _Cycle(settings, engine, "test", None, None, NOW, load_tagger(settings.tagging))
+    cycle = _Cycle(settings, engine, "test", None, NOW, load_tagger(settings.tagging))
     cycle.pending = asyncio.Semaphore(0)  # the writer gives back each feed's place
     with transaction(engine) as session:
         claimed = [_snapshot(session.get_one(Feed, feed_id)) for feed_id in ids]

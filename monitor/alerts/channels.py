@@ -13,11 +13,11 @@ import json
 import os
 import smtplib
 import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-
-import httpx
 
 from monitor.alerts.render import Message
 from monitor.config import AlertChannelSettings
@@ -103,12 +103,26 @@ def send_webhook(channel: AlertChannelSettings, message: Message, env: Mapping[s
     secret = _secret(channel, channel.secret_env, env)
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, body)
+    request = urllib.request.Request(channel.url, data=body, headers=headers, method="POST")
     try:
-        response = httpx.post(channel.url, content=body, headers=headers, timeout=channel.timeout)
-    except httpx.HTTPError as exc:
+        with _NO_REDIRECTS.open(request, timeout=channel.timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ChannelError(f"channel {channel.name}: {type(exc).__name__}: {exc}") from None
-    if not 200 <= response.status_code < 300:
-        raise ChannelError(f"channel {channel.name}: HTTP {response.status_code}")
+    if not 200 <= status < 300:
+        raise ChannelError(f"channel {channel.name}: HTTP {status}")
+
+
+class _Unfollowed(urllib.request.HTTPRedirectHandler):
+    """A redirect is the endpoint's answer, not a place to post again."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Unfollowed)
 
 
 def send_apprise(channel: AlertChannelSettings, message: Message, env: Mapping[str, str]) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import replace
 
-import httpx
+import aiohttp
 
 from monitor.config import FullTextSettings
 from monitor.feeds.normalize import clean_whitespace
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 async def fetch_full_texts(
-    client: httpx.AsyncClient, entries: list[ParsedEntry], settings: FullTextSettings
+    client: aiohttp.ClientSession, entries: list[ParsedEntry], settings: FullTextSettings
 ) -> dict[str, ParsedEntry]:
     """Entries (by entry key) whose article text could be fetched and extracted."""
     gate = asyncio.Semaphore(settings.concurrency)
@@ -50,21 +50,30 @@ def extract_article_text(html: str, url: str) -> str:
     return clean_whitespace(text or "")
 
 
-async def _download(client: httpx.AsyncClient, url: str, settings: FullTextSettings) -> str | None:
+async def _download(
+    client: aiohttp.ClientSession, url: str, settings: FullTextSettings
+) -> str | None:
     try:
         async with asyncio.timeout(settings.timeout):
-            async with client.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code != 200:
+            async with client.get(url) as response:
+                if response.status != 200:
                     return None
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.content.iter_chunked(65_536):
                     size += len(chunk)
                     if size > settings.max_bytes:
                         log.info("article too large, kept the feed text: %s", url)
                         return None
                     chunks.append(chunk)
-                return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
-    except (httpx.HTTPError, TimeoutError) as exc:
+                return _decode(b"".join(chunks), response.charset)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.info("article not fetched (%s): %s", type(exc).__name__, url)
         return None
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")

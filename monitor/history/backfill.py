@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 from sqlalchemy import Engine
 
 from monitor.config import Settings
@@ -100,7 +100,6 @@ def backfill_feed(
     feed_ref: str,
     *,
     restart: bool = False,
-    transport: httpx.AsyncBaseTransport | None = None,
     on_page: Callable[[PageResult], None] | None = None,
 ) -> BackfillReport:
     """Store a feed's older pages, resuming where the last run stopped (unless `restart`)."""
@@ -109,7 +108,7 @@ def backfill_feed(
     if start.done:
         return report
     run = _Backfill(settings, engine, start, report, on_page or (lambda _page: None))
-    asyncio.run(run.run(transport))
+    asyncio.run(run.run())
     return report
 
 
@@ -153,7 +152,7 @@ class _Backfill:
         """Loaded for the first new item: a resumed backfill with nothing new never pays for it."""
         return load_tagger(self.settings.tagging)
 
-    async def run(self, transport: httpx.AsyncBaseTransport | None) -> None:
+    async def run(self) -> None:
         fetch_settings = self.settings.fetch
         limiter = HostLimiter(fetch_settings.concurrency, fetch_settings.per_host_concurrency)
         report, start = self.report, self.start
@@ -161,7 +160,7 @@ class _Backfill:
         number = page_number(url, start.feed_url)
         # a resumed run knows its method from the URL; a fresh one learns it from page 1
         report.method = "" if number == 1 else (PAGED if number else ARCHIVE)
-        async with make_client(fetch_settings, transport) as client:
+        async with make_client(fetch_settings) as client:
             while True:
                 if report.pages >= self.settings.backfill.max_pages:
                     report.next_url = url
@@ -185,7 +184,7 @@ class _Backfill:
                 url = next_url
 
     async def _fetch_page(
-        self, client: httpx.AsyncClient, limiter: HostLimiter, url: str
+        self, client: aiohttp.ClientSession, limiter: HostLimiter, url: str
     ) -> ParsedFeed | None:
         """The parsed page, or None when the run ends here (last page or an error)."""
         self.visited.add(url)
