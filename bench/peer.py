@@ -22,7 +22,6 @@ import platform
 import resource
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -67,33 +66,43 @@ class Side:
 
 
 @contextmanager
-def peak_rss() -> Iterator[list[float]]:
+def peak_pss() -> Iterator[list[float]]:
     """Samples the memory (PSS) of this process, its parse workers and the fork server
-    they come from; yields [peak MiB].
+    they come from; yields [peak MiB], filled in on exit.
 
+    The sampling runs in a process of its own: reading a process's page maps costs
+    the reader kernel time, which would otherwise be charged to the worker measured.
     The loopback server is a child process too, and is left out.
     """
     peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            total = 0
-            pids = [os.getpid(), *pool.process_ids()]
-            for pid in pids:
-                with suppress(psutil.Error):
-                    # PSS: pages the workers share with the fork server count once
-                    total += psutil.Process(pid).memory_full_info().pss
-            peak[0] = max(peak[0], total / 2**20)
-            done.wait(0.1)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
+    here, there = multiprocessing.get_context("spawn").Pipe()
+    # the fork server is the last of these; the parse processes it starts later are its children
+    fork_server = pool.process_ids()[-1]
+    sampler = multiprocessing.get_context("spawn").Process(
+        target=_sample_pss, args=(os.getpid(), fork_server, there)
+    )
+    sampler.start()
     try:
         yield peak
     finally:
-        done.set()
-        thread.join()
+        here.send("stop")
+        peak[0] = here.recv()
+        sampler.join()
+
+
+def _sample_pss(worker: int, fork_server: int, control: Connection) -> None:
+    peak = 0.0
+    while not control.poll(0.1):
+        total = 0
+        with suppress(psutil.Error):
+            server = psutil.Process(fork_server)
+            for process in [psutil.Process(worker), server, *server.children()]:
+                with suppress(psutil.Error):
+                    # PSS: pages the workers share with the fork server count once
+                    total += process.memory_full_info().pss
+        peak = max(peak, total / 2**20)
+    control.recv()
+    control.send(peak)
 
 
 def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
@@ -101,7 +110,7 @@ def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
     settings = bench_settings(database_url, args.concurrency, args.batch_size)
     add_feeds(settings, urls)
     tagger = worker_tagger(settings)  # as a worker does when it starts, before any cycle
-    with peak_rss() as peak:
+    with peak_pss() as peak:
         first = timed_cycle("first", settings, tagger)
         second = timed_cycle("second", settings, tagger)
     r = first.report
