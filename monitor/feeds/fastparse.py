@@ -80,10 +80,10 @@ _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category"
                          "author", "contributor", "skiphours", "skipdays"})  # fmt: skip
 #: markup feedparser's sanitiser rewrites in ways that change the text
 _RISKY_MARKUP = re.compile(
-    r"<\s*/?\s*(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
+    r"<(?:\s*/?\s*(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
     r"plaintext|listing|textarea|select|option|title|head|base|meta|link|body|html|[a-z]+:)|"
-    r"<!(?!--)|<\?|<[^a-z/!?]|\]\]>|</?\s*[a-z][\w-]*[^>]*$|<script[^>]*>[^<]*<(?!/script)|"
-    r"<!--(?:(?!-->).)*$",
+    r"!(?!--)|\?|[^a-z/!?]|/?\s*[a-z][\w-]*[^>]*$|script[^>]*>[^<]*<(?!/script)|"
+    r"!--(?:(?!-->).)*$)",
     re.I | re.S,
 )
 #: references as sgmllib (feedparser's sanitiser) reads them in text, with the character after
@@ -278,7 +278,9 @@ def _text(element: Any) -> str:
 
 def _fixup(output: str) -> str:
     # feedparser repairs UTF-8 read as ISO-8859-1 (in a document sent as UTF-8),
-    # then maps C1 controls to cp1252
+    # then maps C1 controls to cp1252; neither changes ASCII
+    if output.isascii():
+        return output
     if _UTF8.get():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             output = output.encode("iso-8859-1").decode("utf-8")
@@ -287,7 +289,7 @@ def _fixup(output: str) -> str:
 
 def _markup(value: str) -> str:
     """HTML feedparser would sanitise: accepted only when sanitising keeps its text."""
-    if _RISKY_MARKUP.search(value):
+    if "]]>" in value or _RISKY_MARKUP.search(value):
         raise Declined("markup the sanitiser would rewrite")
     if "&" in value:
         text = _TAG.sub(" ", value)

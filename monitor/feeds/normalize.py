@@ -179,7 +179,10 @@ def clean_text(value: object) -> str:
     """A feed value as text the store accepts: None becomes '', NUL and lone surrogates go."""
     if value is None:
         return ""
-    return _UNSTORABLE.sub("", value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii() and "\x00" not in text:
+        return text  # most values: nothing to remove, and both checks are cheap
+    return _UNSTORABLE.sub("", text)
 
 
 def clean_whitespace(text: str) -> str:
