@@ -91,10 +91,15 @@ class LinearModel:
     #: (scikit-learn's constant predictor), NaN for a fitted one
     constants: Array
     _word_columns: dict[str, int] = field(init=False, repr=False)
+    #: each code point's rank, up to the alphabet's last; one more slot, 0, for all above
+    _rank_of: Array = field(init=False, repr=False)
     _feature_names: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._word_columns = {term: k for k, term in enumerate(self.word_terms)}
+        top = int(self.alphabet.max()) if len(self.alphabet) else 0
+        self._rank_of = np.zeros(top + 2, dtype=np.uint64)
+        self._rank_of[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint64)
 
     @property
     def labels(self) -> list[str]:
@@ -179,10 +184,8 @@ class LinearModel:
 
     def _ranks(self, points: Array) -> Array:
         """Each code point's 1-based rank in the alphabet, 0 for one not in it."""
-        place = np.searchsorted(self.alphabet, points)
-        place[place == len(self.alphabet)] = 0
-        found = self.alphabet[place] == points
-        return np.where(found, place + 1, 0).astype(np.uint64)
+        ranks: Array = self._rank_of[np.minimum(points, len(self._rank_of) - 1)]
+        return ranks
 
     def label_probabilities(self, features: Features, labels: Sequence[str]) -> Array:
         """One row per item, one column per label; 0 for a label the model never learned."""
