@@ -50,8 +50,9 @@ _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 _ITUNES_SUMMARY = f"{{{_ITUNES}}}summary"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
-#: attributes any element may carry: _Bases and _Langs read them
-_XML_ATTRIBUTES = frozenset({_XML_BASE, _XML_LANG})
+#: attributes any element may carry: _Bases and _Langs read xml:base and xml:lang, and
+#: feedparser ignores xml:space
+_XML_ATTRIBUTES = frozenset({_XML_BASE, _XML_LANG, "{http://www.w3.org/XML/1998/namespace}space"})
 
 #: feedparser handlers that touch no entry field we keep
 _HARMLESS = frozenset(
@@ -835,7 +836,10 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
 def _atom_text(element: Any, base: str | None = None) -> str:
     """Atom text; an html summary or content (`base` given) may go through the sanitiser."""
     kind = element.get("type", "text")
-    _no_attributes_but(element, ("type",))
+    # mode="escaped" (Atom 0.3's word for the default) changes nothing for feedparser
+    if element.get("mode", "escaped") != "escaped":
+        raise Declined(f"Atom text of mode {element.get('mode')!r}")
+    _no_attributes_but(element, ("type", "mode"))
     if kind == "text":
         return _text(element)
     if kind == "html":
