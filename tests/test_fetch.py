@@ -508,3 +508,20 @@ def test_a_304_leaves_the_connection_open_for_the_next_request(feed_server):
     asyncio.run(three_fetches())
     ports = feed_server.client_ports[-3:]
     assert len(ports) == 3 and len(set(ports)) == 1
+
+
+def test_a_response_with_long_headers_is_read(feed_server):
+    # security policies and cookies run to tens of kilobytes on some publishers' sites
+    url = feed_server.add("/long.xml", rss(), headers={"Content-Security-Policy": "x" * 20_000})
+    result = fetch_now(url)
+    assert result.error is None and result.body == rss()
+
+
+def test_a_proxy_named_in_the_environment_is_used(feed_server, monkeypatch):
+    feed_server.add("/via-proxy.xml", rss())
+    monkeypatch.setenv("HTTP_PROXY", feed_server.url(""))
+    monkeypatch.setenv("NO_PROXY", "")
+    # no such host: only the proxy (the loopback server) can answer
+    result = fetch_now("http://feeds.example.invalid/via-proxy.xml")
+    assert result.error is None and result.body == rss()
+    assert feed_server.hits("/via-proxy.xml") == 1

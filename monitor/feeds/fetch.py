@@ -35,6 +35,8 @@ _SUCCESS = frozenset({200, 203})
 _DRAIN = 65_536
 #: bytes per read of a body
 _CHUNK = 65_536
+#: the longest response header line accepted (aiohttp's default is 8 KiB)
+_MAX_HEADER = 65_536
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,11 @@ def make_client(settings: FetchSettings) -> aiohttp.ClientSession:
             "Accept-Encoding": "gzip, deflate",
         },
         connector=aiohttp.TCPConnector(limit=settings.concurrency * 2, limit_per_host=0),
+        # HTTP(S)_PROXY and NO_PROXY from the environment, as any HTTP client here would
+        trust_env=True,
+        # some publishers send headers of tens of kilobytes (security policies, cookies)
+        max_line_size=_MAX_HEADER,
+        max_field_size=_MAX_HEADER,
     )
 
 
