@@ -268,7 +268,7 @@ class _Cycle:
                 await self._store_together(together)
                 ready = [got for got in ready if not any(got is t for t in together)]
             for got in ready:
-                await self._store_one(client, got, results)
+                await self._store_one(client, got)
 
     async def _store_together(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:
         """Feeds that arrived together, stored in one transaction: one commit, not one each."""
@@ -288,10 +288,7 @@ class _Cycle:
                 self.pending.release()
 
     async def _store_one(
-        self,
-        client: aiohttp.ClientSession,
-        got: tuple[_Claimed, FetchResult, _Read],
-        results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
+        self, client: aiohttp.ClientSession, got: tuple[_Claimed, FetchResult, _Read]
     ) -> None:
         claimed, result, read = got
         try:

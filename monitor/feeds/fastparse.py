@@ -50,9 +50,10 @@ _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 _ITUNES_SUMMARY = f"{{{_ITUNES}}}summary"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 #: attributes any element may carry: _Bases and _Langs read xml:base and xml:lang, and
 #: feedparser ignores xml:space
-_XML_ATTRIBUTES = frozenset({_XML_BASE, _XML_LANG, "{http://www.w3.org/XML/1998/namespace}space"})
+_XML_ATTRIBUTES = frozenset({_XML_BASE, _XML_LANG, _XML_SPACE})
 
 #: feedparser handlers that touch no entry field we keep
 _HARMLESS = frozenset(

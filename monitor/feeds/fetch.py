@@ -1,7 +1,7 @@
 """HTTP retrieval: conditional GET with limits. Knows nothing of the database.
 
-aiohttp, not httpx: a cycle is bound by the worker's one core, and aiohttp reads a
-body for about a third of the CPU time (bench/README.md).
+aiohttp, not httpx: the worker's one core bounds a cycle, and aiohttp reads a body
+for about a sixth of the CPU time (bench/README.md).
 """
 
 from __future__ import annotations
