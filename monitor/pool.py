@@ -11,6 +11,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -77,6 +78,9 @@ def process_ids() -> list[int]:
 def _install_tagger(tagger: Tagger) -> None:
     global _tagger
     _tagger = tagger
+    # Ctrl-C reaches the whole process group: the worker stops the cycle and then its
+    # pool; a parse process that stopped on its own would only print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()

@@ -2,9 +2,13 @@
 
 import asyncio
 import gc
+import os
+import signal
+import time
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
+import psutil
 from sqlalchemy import event, func, select
 
 from monitor import pool
@@ -286,3 +290,14 @@ def test_parse_processes_share_the_fork_servers_objects_without_collecting_them(
     # eval, a builtin, so that running the check imports nothing into the child
     loaded = set(processes.submit(eval, "list(__import__('sys').modules)").result())
     assert {"monitor.pool", "monitor.cli"} <= loaded  # what each child runs, and imports again
+
+
+def test_a_parse_process_leaves_ctrl_c_to_the_worker():
+    # Ctrl-C in a terminal signals the whole process group, parse processes included
+    processes = pool.parse_pool(load_tagger(make_settings().tagging))
+    children = pool.process_ids()[:-1]  # the last is the fork server
+    for child in children:
+        os.kill(child, signal.SIGINT)
+    time.sleep(0.3)
+    assert all(psutil.Process(c).status() != psutil.STATUS_ZOMBIE for c in children)
+    assert processes.submit(int).result() == 0  # and the pool still works
