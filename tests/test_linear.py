@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from monitor.config import load_settings
 from monitor.tagging.dataset import load_labeled
-from monitor.tagging.linear import LinearModel, model_text
+from monitor.tagging.linear import LinearModel, _KeyTable, model_text
 from monitor.tagging.model import TextModel, fit_text_model
 from tests.conftest import REPO
 
@@ -152,3 +152,13 @@ def test_an_alphabet_the_packed_keys_cannot_hold_is_refused(fitted, monkeypatch)
     monkeypatch.setattr("monitor.tagging.linear._SHORT", 10)  # keys hold ranks below this
     with pytest.raises(ValueError, match="too many"):
         LinearModel.from_text_model(model)
+
+
+def test_the_key_table_finds_every_key_through_its_collisions_and_no_other_key():
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(1, 2**63, size=5000, dtype=np.uint64))
+    table = _KeyTable(keys, np.arange(len(keys)))
+    # at up to half full, many keys land on a taken slot and are found further on
+    assert (table.columns_of(keys) == np.arange(len(keys))).all()
+    others = rng.integers(1, 2**63, size=5000, dtype=np.uint64)
+    assert (table.columns_of(others[~np.isin(others, keys)]) == -1).all()

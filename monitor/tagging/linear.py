@@ -93,10 +93,12 @@ class LinearModel:
     _word_columns: dict[str, int] = field(init=False, repr=False)
     #: each code point's rank, up to the alphabet's last; one more slot, 0, for all above
     _rank_of: Array = field(init=False, repr=False)
+    _gram_table: _KeyTable = field(init=False, repr=False)
     _feature_names: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._word_columns = {term: k for k, term in enumerate(self.word_terms)}
+        self._gram_table = _KeyTable(self.char_keys, self.char_columns)
         top = int(self.alphabet.max()) if len(self.alphabet) else 0
         self._rank_of = np.zeros(top + 2, dtype=np.uint64)
         self._rank_of[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint64)
@@ -173,13 +175,10 @@ class LinearModel:
             keys.append(_pack(pad, letters[known], pad, np.full(len(pad), _SHORT, dtype=np.uint64)))
             rows.append(np.array([row for row, _ in single], dtype=np.int64)[known])
         all_keys, all_rows = np.concatenate(keys), np.concatenate(rows)
-        place = np.searchsorted(self.char_keys, all_keys)
-        place[place == len(self.char_keys)] = 0
-        known = self.char_keys[place] == all_keys
+        columns = self._gram_table.columns_of(all_keys)
+        known = columns >= 0
         width = len(self.char_keys)
-        cells, counts = np.unique(
-            all_rows[known] * width + self.char_columns[place[known]], return_counts=True
-        )
+        cells, counts = np.unique(all_rows[known] * width + columns[known], return_counts=True)
         return cells // width, cells % width, counts.astype(np.float32)
 
     def _ranks(self, points: Array) -> Array:
@@ -334,6 +333,43 @@ class LinearModel:
             intercepts=intercepts,
             constants=constants,
         )
+
+
+class _KeyTable:
+    """The column of each packed n-gram key: an open-addressing hash table looked up for a
+    whole batch of keys at once (a binary search took three times as long)."""
+
+    _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits mix all bits
+
+    def __init__(self, keys: Array, columns: Array) -> None:
+        bits = max(4, (2 * len(keys) - 1).bit_length())  # at most half full
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._keys = np.zeros(1 << bits, dtype=np.uint64)  # 0 is no key: ranks start at 1
+        self._columns = np.full(1 << bits, -1, dtype=np.int64)
+        slots = self._slots(keys).tolist()
+        for key, column, slot in zip(keys.tolist(), columns.tolist(), slots, strict=True):
+            while self._keys[slot]:
+                slot = (slot + 1) & self._mask
+            self._keys[slot], self._columns[slot] = key, column
+
+    def _slots(self, keys: Array) -> Array:
+        slots: Array = ((keys * self._SPREAD) >> self._shift).astype(np.int64)
+        return slots
+
+    def columns_of(self, keys: Array) -> Array:
+        """Each key's column, -1 for a key not in the table."""
+        columns = np.full(len(keys), -1, dtype=np.int64)
+        slots = self._slots(keys)
+        pending = np.arange(len(keys))
+        while len(pending):
+            at = slots[pending]
+            found = self._keys[at]
+            hit = found == keys[pending]
+            columns[pending[hit]] = self._columns[at[hit]]
+            pending = pending[~hit & (found != 0)]  # a slot taken by another key: look on
+            slots[pending] = (slots[pending] + 1) & self._mask
+        return columns
 
 
 def _tf_idf(rows: Array, counts: Array, idf: Array, n_rows: int) -> Array:
