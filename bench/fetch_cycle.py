@@ -41,12 +41,11 @@ from monitor.config import FeedSettings, Settings, settings_from_dict  # noqa: E
 from monitor.errors import ParseError  # noqa: E402
 from monitor.feeds.parse import parse_feed  # noqa: E402
 from monitor.pipeline import CycleReport, run_cycle  # noqa: E402
-from monitor.pool import parse_pool  # noqa: E402
+from monitor.scheduler import start_worker  # noqa: E402
 from monitor.store.feeds import add_feed  # noqa: E402
 from monitor.store.models import Entry, FetchEvent, Item  # noqa: E402
 from monitor.store.session import make_engine, transaction, upgrade  # noqa: E402
 from monitor.tagging.tagger import Tagger  # noqa: E402
-from monitor.tagging.train import load_tagger  # noqa: E402
 from tests.feedserver import FeedServer  # noqa: E402
 
 SHARED = Path(os.environ.get("MONITOR_SHARED_DIR", REPO.parent / "shared"))
@@ -136,13 +135,6 @@ def _create_feeds(settings: Settings, urls: list[str]) -> None:
             )
             add_feed(session, spec, interval_seconds=3600)
     engine.dispose()
-
-
-def worker_tagger(settings: Settings) -> Tagger:
-    """What a worker does once when it starts: load the tagger, start the parse processes."""
-    tagger = load_tagger(settings.tagging)
-    parse_pool(tagger)
-    return tagger
 
 
 def timed_cycle(name: str, settings: Settings, tagger: Tagger) -> Run:
@@ -249,7 +241,7 @@ def main() -> None:
         database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
-        tagger = worker_tagger(settings)
+        tagger = start_worker(settings)
         runs = [
             timed_cycle("first (all new)", settings, tagger),
             timed_cycle("second (all 304)", settings, tagger),

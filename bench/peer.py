@@ -43,13 +43,13 @@ from fetch_cycle import (
     corpus_bodies,
     feed_server_process,
     timed_cycle,
-    worker_tagger,
 )
 from sqlalchemy import func, select
 
 from monitor import pool
 from monitor.errors import ParseError
 from monitor.feeds.parse import parse_feed
+from monitor.scheduler import start_worker
 from monitor.store.models import FetchEvent
 from monitor.store.session import make_engine, transaction
 
@@ -109,7 +109,7 @@ def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
     database_url = f"sqlite:///{tmp / 'ours.db'}"
     settings = bench_settings(database_url, args.concurrency, args.batch_size)
     add_feeds(settings, urls)
-    tagger = worker_tagger(settings)  # as a worker does when it starts, before any cycle
+    tagger = start_worker(settings)  # as a worker does when it starts, before any cycle
     with peak_pss() as peak:
         first = timed_cycle("first", settings, tagger)
         second = timed_cycle("second", settings, tagger)
@@ -158,7 +158,7 @@ def ingest_rate(args: argparse.Namespace, tmp: Path) -> tuple[float, int, float]
         database_url = f"sqlite:///{tmp / 'ingest.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
-        run = timed_cycle("ingest", settings, worker_tagger(settings))
+        run = timed_cycle("ingest", settings, start_worker(settings))
     engine = make_engine(database_url)
     with transaction(engine) as session:
         entries = session.scalar(select(func.sum(FetchEvent.entries_seen))) or 0

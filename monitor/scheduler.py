@@ -23,9 +23,18 @@ from monitor.alerts.sender import deliver_due
 from monitor.config import Settings
 from monitor.pipeline import run_cycle, worker_name
 from monitor.pool import parse_pool
+from monitor.tagging.tagger import Tagger
 from monitor.tagging.train import load_tagger
 
 log = logging.getLogger(__name__)
+
+
+def start_worker(settings: Settings) -> Tagger:
+    """What a worker does once: load the tagger and start the parse processes, so the
+    first cycle does not wait for them."""
+    tagger = load_tagger(settings.tagging)
+    parse_pool(tagger)
+    return tagger
 
 
 def run_worker(
@@ -42,8 +51,7 @@ def run_worker(
     """
     stop = stop or threading.Event()
     worker = worker_name()
-    tagger = load_tagger(settings.tagging)
-    parse_pool(tagger)  # started now, so the first cycle does not wait for it
+    tagger = start_worker(settings)
     immediate = any(
         r.enabled and r.kind == "match" and r.delivery == "immediate" for r in settings.alerts.rules
     )
