@@ -337,7 +337,7 @@ class LinearModel:
 
 class _KeyTable:
     """The column of each packed n-gram key: an open-addressing hash table looked up for a
-    whole batch of keys at once (a binary search took three times as long)."""
+    whole batch of keys at once (a binary search took more than twice as long)."""
 
     _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits mix all bits
 
