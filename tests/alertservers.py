@@ -110,12 +110,13 @@ class Hook:
 
 @dataclass
 class WebhookReceiver:
-    """A real HTTP server that records POSTs; `down` makes it answer 503."""
+    """A real HTTP server that records POSTs; `down` makes it answer 503, `redirect_to` 302."""
 
     received: list[Hook] = field(default_factory=list)
     refused: int = 0
     down: bool = False
     delay: float = 0.0
+    redirect_to: str = ""
 
     def __post_init__(self) -> None:
         receiver = self
@@ -128,6 +129,9 @@ class WebhookReceiver:
                 if receiver.down:
                     receiver.refused += 1
                     self.send_response(503)
+                elif receiver.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", receiver.redirect_to)
                 else:
                     receiver.received.append(Hook(dict(self.headers.items()), body))
                     self.send_response(200)

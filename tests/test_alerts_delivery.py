@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from monitor.alerts.channels import ChannelError, send_webhook
 from monitor.alerts.cycle import fire, queue_due_digests
 from monitor.alerts.outbox import claim_due_messages, recent_alerts, recent_failures
+from monitor.alerts.render import Message
 from monitor.alerts.sender import deliver_due
+from monitor.config import AlertChannelSettings
 from monitor.store.models import AlertAttempt, AlertEvent, AlertOutbox
 from monitor.store.session import make_engine, transaction
-from tests.alertservers import MailBox, channels
+from tests.alertservers import MailBox, WebhookReceiver, channels
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.usefixtures("webhook_secret")
@@ -395,3 +398,12 @@ def test_two_worker_processes_share_the_outbox_without_duplicates(postgres_url, 
     assert len(subjects) == 20 and len(set(subjects)) == 20
     assert outbox_statuses(engine) == {"sent": 40}
     engine.dispose()
+
+
+def test_a_webhook_that_redirects_is_a_failure_and_nothing_is_posted_again():
+    with WebhookReceiver() as target, WebhookReceiver(redirect_to=target.url()) as moved:
+        channel = AlertChannelSettings(name="hook", type="webhook", url=moved.url(), timeout=3.0)
+        message = Message(subject="s", text="t", html="<p>t</p>", data={"text": "t"})
+        with pytest.raises(ChannelError, match="channel hook: HTTP 302"):
+            send_webhook(channel, message, {})
+    assert target.received == []
