@@ -260,13 +260,13 @@ class _Cycle:
             if untagged:
                 try:
                     await self._tag_ahead(untagged, results)
-                    ready = [got for got in ready if not any(got is u for u in untagged)]
+                    ready = [got for got in ready if not _to_tag(got)]
                 except Exception:  # stored all the same, tagged by the writer
                     log.warning("tagging ahead failed", exc_info=True)
-            together = [got for got in ready if _nothing_read(got[2]) or _ready_to_store(got)]
+            together = [got for got in ready if _stored_together(got)]
             if len(together) > 1:
                 await self._store_together(together)
-                ready = [got for got in ready if not any(got is t for t in together)]
+                ready = [got for got in ready if not _stored_together(got)]
             for got in ready:
                 await self._store_one(client, got)
 
@@ -313,23 +313,20 @@ class _Cycle:
         The writer stays free to store other feeds meanwhile; whatever is not
         tagged ahead (an entry that changed, a tagger error) is tagged when stored.
         """
-        feeds = [
-            (claimed.feed_id, read.parsed.entries if read.parsed else [])
-            for claimed, _, read in batch
-        ]
+        entries = [read.parsed.entries if read.parsed else [] for _, _, read in batch]
+        feeds = [(claimed.feed_id, e) for (claimed, _, _), e in zip(batch, entries, strict=True)]
         known = await asyncio.to_thread(self._known_keys, feeds)
-        for (claimed, result, read), (_, entries), seen in zip(batch, feeds, known, strict=True):
-            self._tag_feed_ahead(claimed, result, read, entries, seen, results)
+        for got, feed_entries, seen in zip(batch, entries, known, strict=True):
+            self._tag_feed_ahead(got, feed_entries, seen, results)
 
     def _tag_feed_ahead(
         self,
-        claimed: _Claimed,
-        result: FetchResult,
-        read: _Read,
+        got: tuple[_Claimed, FetchResult, _Read],
         entries: list[ParsedEntry],
         known: set[str],
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
+        claimed, result, read = got
         inputs = [_tag_input(e) for e in entries if e.entry_key not in known]
         fresh = {_digest(i): i for i in inputs}
         wanted = {
@@ -556,10 +553,13 @@ def _to_tag(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
     return read.parsed is not None and not read.tagged and not claimed.full_text
 
 
-def _ready_to_store(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
-    """Parsed and tagged, with no article to fetch first."""
+def _stored_together(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
+    """Nothing to read, or parsed and tagged with no article to fetch first: ready to share
+    a transaction with the other feeds that arrived with it."""
     claimed, _, read = got
-    return read.parsed is not None and read.tagged and not claimed.full_text
+    return _nothing_read(read) or (
+        read.parsed is not None and read.tagged and not claimed.full_text
+    )
 
 
 def _digest(item: TagInput) -> bytes:

@@ -109,7 +109,7 @@ def send_webhook(channel: AlertChannelSettings, message: Message, env: Mapping[s
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors
         raise ChannelError(f"channel {channel.name}: {type(exc).__name__}: {exc}") from None
     if not 200 <= status < 300:
         raise ChannelError(f"channel {channel.name}: HTTP {status}")

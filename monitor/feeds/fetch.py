@@ -33,8 +33,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SUCCESS = frozenset({200, 203})
 #: an answer's body up to this size is read even when unused, to keep the connection
 _DRAIN = 65_536
-#: bytes per read of a body
-_CHUNK = 65_536
 #: the longest response header line accepted (aiohttp's default is 8 KiB)
 _MAX_HEADER = 65_536
 
@@ -198,7 +196,7 @@ async def _get(
             chunks: list[bytes] = []
             size = 0
             if response.status in _SUCCESS:
-                async for chunk in response.content.iter_chunked(_CHUNK):
+                async for chunk in response.content.iter_any():
                     size += len(chunk)
                     if size > settings.max_response_bytes:
                         raise _too_large(settings)

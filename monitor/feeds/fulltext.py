@@ -60,7 +60,7 @@ async def _download(
                     return None
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.content.iter_chunked(65_536):
+                async for chunk in response.content.iter_any():
                     size += len(chunk)
                     if size > settings.max_bytes:
                         log.info("article too large, kept the feed text: %s", url)

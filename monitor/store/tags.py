@@ -29,12 +29,21 @@ def tag_items(session: Session, tagger: TagsMany, item_ids: Sequence[int]) -> in
         .where(Item.id.in_(item_ids))
         .order_by(Item.id)
     ).all()
-    results = tagger.tag_many([TagInput(*row[1:]) for row in rows])
+    results = tagger.tag_many([item_input(row) for row in rows])
     replace_tags(session, [(row[0], result) for row, result in zip(rows, results, strict=True)])
     return len(rows)
 
 
-def item_input(item: Item) -> TagInput:
+class _ItemTexts(Protocol):
+    """What tagging reads of a stored item: the item itself, or its row."""
+
+    title: str
+    summary_text: str
+    content_text: str
+    language: str
+
+
+def item_input(item: _ItemTexts) -> TagInput:
     return TagInput(item.title, item.summary_text, item.content_text, item.language)
 
 
