@@ -94,3 +94,14 @@ def test_article_over_the_size_limit_keeps_the_feed_text(sqlite_engine, feed_ser
 def test_missing_article_keeps_the_item(sqlite_engine, feed_server):
     item = _ingest(sqlite_engine, feed_server, full_text=True)  # /article answers 404
     assert item.title.startswith("What security guarantees") and item.content_method == ""
+
+
+def test_an_article_in_a_charset_python_does_not_know_is_read_as_utf8(sqlite_engine, feed_server):
+    item = _ingest(
+        sqlite_engine,
+        feed_server,
+        full_text=True,
+        article_route={"body": ARTICLE.encode(), "content_type": "text/html; charset=x-no-such"},
+    )
+    assert item.content_method == "trafilatura"
+    assert "coalition of the willing" in item.content_text
