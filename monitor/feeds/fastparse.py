@@ -95,6 +95,7 @@ _NAMED_ENTITY = re.compile(r"&([A-Za-z]\w*);")
 #: named references feedparser's sanitiser writes back with their semicolon
 _KNOWN_ENTITIES = frozenset(name2codepoint) | {"apos"}
 _TAG = re.compile(r"<[^>]*>")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 #: removed with their content / unwrapped (content kept), as feedparser's sanitiser does
 _DROPPED = ("script", "style")
 _UNWRAPPED = ("object", "embed", "param")
@@ -286,7 +287,8 @@ def _fixup(output: str) -> str:
     if _UTF8.get():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             output = output.encode("iso-8859-1").decode("utf-8")
-    return output.translate(_cp1252)
+    # str.translate looks up every character; most text has no C1 control to map
+    return output.translate(_cp1252) if _C1_CONTROL.search(output) else output
 
 
 def _markup(value: str) -> str:

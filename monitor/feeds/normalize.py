@@ -139,30 +139,44 @@ def _simple_html_to_text(markup: str) -> str | None:
     """html_to_text without html.parser, for markup made of plain tags only; else None.
 
     Gives what _TextExtractor gives: the same tags start and end blocks, the same
-    text between them, entities decoded by the same html.unescape.
+    text between them, entities decoded by the same html.unescape. One regex split
+    does the scan; text without "&" needs no decoding.
     """
     if _RAW_TEXT.search(markup):
         return None
-    extractor = _TextExtractor()  # its handlers, fed by this scan instead of html.parser's
-    at = 0
-    tags = 0
-    for match in _PLAIN_TAG.finditer(markup):
-        tags += 1
-        if match.start() > at:
-            extractor.handle_data(html.unescape(markup[at : match.start()]))
-        at = match.end()
-        closing, tag, attributes, self_closing = match.groups()
+    # text, then each tag's four groups (closing, name, attributes, self-closing), then text
+    pieces = _PLAIN_TAG.split(markup)
+    if len(pieces) // 5 != markup.count("<"):
+        return None  # a comment, a declaration or a stray "<"
+    parts: list[str] = []
+    skip = 0
+    last = len(pieces) - 1
+    for at in range(0, last, 5):
+        text = pieces[at]
+        if text and not skip:
+            parts.append(html.unescape(text) if "&" in text else text)
+        closing, tag, attributes, self_closing = pieces[at + 1 : at + 5]
         if closing and (attributes or self_closing):
             return None  # html.parser reads such end tags its own way
         tag = tag.lower()
         if not closing:
-            extractor.handle_starttag(tag, [("alt", _alt_text(attributes))] if tag == "img" else [])
+            if tag in _SKIP_TAGS:
+                skip += 1
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+            elif tag in _SPACED_TAGS:
+                parts.append(" ")
+            elif tag == "img" and (alt := _alt_text(attributes)):
+                parts.append(f" {alt} ")
         if closing or self_closing:
-            extractor.handle_endtag(tag)
-    if tags != markup.count("<"):
-        return None  # a comment, a declaration or a stray "<"
-    extractor.handle_data(html.unescape(markup[at:]))
-    return clean_whitespace("".join(extractor.parts))
+            if tag in _SKIP_TAGS:
+                skip = max(0, skip - 1)
+            elif tag in _BLOCK_TAGS:
+                parts.append("\n")
+    text = pieces[last]
+    if text and not skip:
+        parts.append(html.unescape(text) if "&" in text else text)
+    return clean_whitespace("".join(parts))
 
 
 def _alt_text(attributes: str) -> str | None:
