@@ -51,8 +51,10 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
             initializer=_install_tagger,
             initargs=(tagger,),
         )
-        # start the processes now rather than at the first body
-        executor.submit(int).result()
+        # start every process now rather than one at a time as bodies come (on the event
+        # loop): each task submitted while none is idle starts one more process
+        for started in [executor.submit(int) for _ in range(pool_size())]:
+            started.result()
         _pool = (tagger.version, executor)
     return _pool[1]
 

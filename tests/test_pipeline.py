@@ -292,6 +292,15 @@ def test_parse_processes_share_the_fork_servers_objects_without_collecting_them(
     assert {"monitor.pool", "monitor.cli"} <= loaded  # what each child runs, and imports again
 
 
+def test_every_parse_process_is_up_before_the_first_body():
+    # started one by one as bodies came, the later ones would be forked from the event loop
+    pool.drop_pool()
+    pool.parse_pool(load_tagger(make_settings().tagging))
+    children = pool.process_ids()[:-1]  # the last is the fork server
+    assert len(children) == pool.pool_size()
+    assert all(psutil.Process(c).is_running() for c in children)
+
+
 def test_a_parse_process_leaves_ctrl_c_to_the_worker():
     # Ctrl-C in a terminal signals the whole process group, parse processes included
     processes = pool.parse_pool(load_tagger(make_settings().tagging))
