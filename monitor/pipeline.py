@@ -235,7 +235,7 @@ class _Cycle:
             parsed = await asyncio.to_thread(pool.parse, *args)
         if isinstance(parsed, ParseError):
             return _Read(body_hash=body_hash, error=parsed)
-        return _Read(body_hash=body_hash, parsed=parsed)
+        return _Read(body_hash=body_hash, parsed=parsed.feed, digests=parsed.digests)
 
     async def _store_all(
         self,
@@ -327,8 +327,12 @@ class _Cycle:
         results: asyncio.Queue[tuple[_Claimed, FetchResult, _Read] | None],
     ) -> None:
         claimed, result, read = got
-        inputs = [_tag_input(e) for e in entries if e.entry_key not in known]
-        fresh = {_digest(i): i for i in inputs}
+        # the digests came with the entries, computed in the parse process
+        fresh = {
+            digest: pool.tag_input(entry)
+            for entry, digest in zip(entries, read.digests, strict=True)
+            if entry.entry_key not in known
+        }
         wanted = {
             k: i for k, i in fresh.items() if k not in self.tagged_ahead and k not in self.tagging
         }
@@ -523,6 +527,8 @@ class _Read:
     error: ParseError | None = None
     #: its new entries went through the pool's tagger (see _Cycle._tag_ahead)
     tagged: bool = False
+    #: TagInput.digest of each parsed entry, in order
+    digests: list[bytes] = field(default_factory=list)
 
 
 class _TaggedAhead:
@@ -533,7 +539,7 @@ class _TaggedAhead:
         self.ready = ready
 
     def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
-        keys = [_digest(item) for item in items]
+        keys = [item.digest() for item in items]
         missing = {
             key: item for key, item in zip(keys, items, strict=True) if key not in self.ready
         }
@@ -560,20 +566,6 @@ def _stored_together(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
     return _nothing_read(read) or (
         read.parsed is not None and read.tagged and not claimed.full_text
     )
-
-
-def _digest(item: TagInput) -> bytes:
-    """Stands for the item's texts in the cycle's table of tags, without holding them."""
-    digest = hashlib.blake2b(digest_size=16)
-    for text in (item.title, item.summary, item.content, item.language):
-        data = text.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "big") + data)  # lengths keep the fields apart
-    return digest.digest()
-
-
-def _tag_input(entry: ParsedEntry) -> TagInput:
-    # what store/tags.item_input reads back from the item this entry stores
-    return TagInput(entry.title, entry.summary_text, entry.content_text, entry.language)
 
 
 class _Waiting:

@@ -14,10 +14,11 @@ import os
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.errors import ParseError
-from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.feeds.parse import ParsedEntry, ParsedFeed, parse_feed
 from monitor.tagging.tagger import Tagger, TagInput, TagResult
 
 #: the pool and the version of the tagger its processes hold
@@ -101,15 +102,29 @@ def tag(inputs: list[TagInput]) -> list[TagResult]:
     return _tagger.tag_many(inputs)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    feed: ParsedFeed
+    #: TagInput.digest of each entry, in order: the worker looks up tags computed ahead by
+    #: them, and hashing the texts here spares its event loop
+    digests: list[bytes]
+
+
 def parse(
     body: bytes, url: str, fetched_at: datetime, content_type: str | None, language: str
-) -> ParsedFeed | ParseError:
+) -> Parsed | ParseError:
     """Run in a pool process (or in the worker when the pool broke)."""
     # a ParseError is returned, not raised: the worker's traceback would be pickled with it
     try:
-        return parse_feed(
+        feed = parse_feed(
             body, url=url, fetched_at=fetched_at, content_type=content_type,
             feed_language=language,
         )  # fmt: skip
     except ParseError as exc:
         return exc
+    return Parsed(feed, [tag_input(entry).digest() for entry in feed.entries])
+
+
+def tag_input(entry: ParsedEntry) -> TagInput:
+    # what store/tags.item_input reads back from the item this entry stores
+    return TagInput(entry.title, entry.summary_text, entry.content_text, entry.language)

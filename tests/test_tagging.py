@@ -299,3 +299,10 @@ def test_imported_items_are_tagged_in_the_import_transaction(sqlite_engine, tmp_
         tags = session.scalars(select(Tag)).all()
     assert {t.label for t in tags} == set(TOPICS) | set(FRAMES)
     assert "nato_membership" in {t.label for t in tags if t.is_positive}
+
+
+def test_a_tag_inputs_digest_keeps_its_fields_apart():
+    # a table of tags computed ahead is keyed by it: two items must never share a key
+    assert TagInput("ab", "c").digest() != TagInput("a", "bc").digest()
+    assert TagInput("a", language="en").digest() != TagInput("a", "en").digest()
+    assert TagInput("Nato", "s", "c", "en").digest() == TagInput("Nato", "s", "c", "en").digest()

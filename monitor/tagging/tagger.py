@@ -34,6 +34,14 @@ class TagInput:
     content: str = ""
     language: str = ""
 
+    def digest(self) -> bytes:
+        """Stands for these texts in a table of tags computed ahead, without holding them."""
+        digest = hashlib.blake2b(digest_size=16)
+        for text in (self.title, self.summary, self.content, self.language):
+            data = text.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "big") + data)  # lengths keep the fields apart
+        return digest.digest()
+
 
 @dataclass(frozen=True)
 class TagResult:
