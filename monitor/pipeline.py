@@ -476,7 +476,7 @@ class _Cycle:
                 )
                 # new and changed items are tagged in the transaction that stores them
                 tagger = _TaggedAhead(self.tagger, self.tagged_ahead)
-                tag_items(session, tagger, counts.changed_item_ids)
+                tag_items(session, tagger, counts.changed_item_ids, created=counts.created)
                 alert_new_items(session, self.settings, counts.changed_item_ids, now=now)
                 if parsed.title and not feed.title:
                     feed.title = parsed.title[:500]

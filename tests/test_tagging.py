@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 
 from monitor.cli import cli
 from monitor.config import RuleSettings, load_settings
@@ -205,6 +205,35 @@ def test_stored_items_get_every_score_with_version_and_retag_replaces_them(engin
     with transaction(engine) as session:
         versions = set(session.scalars(select(Tag.tagger_version).where(Tag.item_id == item_id)))
     assert versions == {rules_only.version}
+
+
+def test_items_just_created_are_tagged_from_hand_as_read_back_and_the_rest_read(engine, tagger):
+    with transaction(engine) as session:
+        first = _store_item(session, "Allies debate whether Ukraine can join NATO")
+        second = _store_item(session, "Neutrality talks resume", "Austria as a model")
+    with transaction(engine) as session:
+        tag_items(session, tagger, [first, second])
+        by_id = _tag_rows(session)
+        session.execute(delete(Tag))
+        in_hand = session.get_one(Item, first)
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *rest):
+            statements.append(statement)
+
+        event.listen(session.connection(), "before_cursor_execute", record)
+        tag_items(session, tagger, [first, second], created=[in_hand])
+        event.remove(session.connection(), "before_cursor_execute", record)
+        assert _tag_rows(session) == by_id
+    # only the other item is read back, and only its earlier tags deleted
+    assert [s.split()[0] for s in statements] == ["SELECT", "DELETE", "INSERT"]
+
+
+def _tag_rows(session):
+    return sorted(
+        (t.item_id, t.label, t.score, t.is_positive, t.tagger_version)
+        for t in session.scalars(select(Tag))
+    )
 
 
 def test_analyst_corrections_become_training_items(engine, tagger):

@@ -236,7 +236,7 @@ class _Backfill:
                 origin="backfill",
             )
             if counts.changed_item_ids:
-                tag_items(session, self.tagger, counts.changed_item_ids)
+                tag_items(session, self.tagger, counts.changed_item_ids, created=counts.created)
             feed = session.get_one(Feed, start.feed_id)
             feed.backfill_next_url = next_url
             feed.backfill_done = next_url is None

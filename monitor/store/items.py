@@ -43,6 +43,9 @@ class StoreCounts:
     unchanged: int = 0
     #: items created or updated (not merely linked or seen again): the ones to tag
     changed_item_ids: list[int] = field(default_factory=list)
+    #: the items this call inserted, texts in hand, to tag without reading them back;
+    #: not carried into sums, which would hold every item's texts
+    created: list[Item] = field(default_factory=list, repr=False, compare=False)
 
     def __iadd__(self, other: StoreCounts) -> StoreCounts:
         self.new += other.new
@@ -246,6 +249,7 @@ def _insert_planned(
     counts.new += len(created)
     counts.linked += len(planned) - len(created)
     counts.changed_item_ids.extend(item.id for item in created)
+    counts.created.extend(created)
 
 
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,17 +20,36 @@ class TagsMany(Protocol):
     def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]: ...
 
 
-def tag_items(session: Session, tagger: TagsMany, item_ids: Sequence[int]) -> int:
-    """Tag these stored items with the current tagger, replacing their earlier tags."""
-    if not item_ids:
+def tag_items(
+    session: Session,
+    tagger: TagsMany,
+    item_ids: Sequence[int],
+    *,
+    created: Sequence[_StoredTexts] = (),
+) -> int:
+    """Tag these stored items with the current tagger, replacing their earlier tags.
+
+    `created`: those of them this transaction inserted, in hand: they are not read
+    back, and have no earlier tags to replace.
+    """
+    wanted = set(item_ids)
+    fresh = {item.id: item for item in created if item.id in wanted}
+    stored = sorted(wanted - fresh.keys())
+    rows: list[_StoredTexts] = list(fresh.values())
+    if stored:
+        rows += session.execute(
+            select(Item.id, Item.title, Item.summary_text, Item.content_text, Item.language)
+            .where(Item.id.in_(stored))
+            .order_by(Item.id)
+        ).all()
+    if not rows:
         return 0
-    rows = session.execute(
-        select(Item.id, Item.title, Item.summary_text, Item.content_text, Item.language)
-        .where(Item.id.in_(item_ids))
-        .order_by(Item.id)
-    ).all()
     results = tagger.tag_many([item_input(row) for row in rows])
-    replace_tags(session, [(row[0], result) for row, result in zip(rows, results, strict=True)])
+    replace_tags(
+        session,
+        [(row.id, result) for row, result in zip(rows, results, strict=True)],
+        untagged=fresh.keys(),
+    )
     return len(rows)
 
 
@@ -43,13 +62,21 @@ class _ItemTexts(Protocol):
     language: str
 
 
+class _StoredTexts(_ItemTexts, Protocol):
+    id: int
+
+
 def item_input(item: _ItemTexts) -> TagInput:
     return TagInput(item.title, item.summary_text, item.content_text, item.language)
 
 
-def replace_tags(session: Session, tagged: Sequence[tuple[int, TagResult]]) -> None:
-    ids = [item_id for item_id, _ in tagged]
-    session.execute(delete(Tag).where(Tag.item_id.in_(ids)))
+def replace_tags(
+    session: Session, tagged: Sequence[tuple[int, TagResult]], *, untagged: Collection[int] = ()
+) -> None:
+    """`untagged`: items known to have no tags yet, so nothing to delete."""
+    ids = [item_id for item_id, _ in tagged if item_id not in untagged]
+    if ids:
+        session.execute(delete(Tag).where(Tag.item_id.in_(ids)))
     rows = []
     for item_id, result in tagged:
         evidence: dict[str, list[dict[str, Any]]] = {}
