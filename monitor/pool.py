@@ -25,6 +25,8 @@ from monitor.tagging.tagger import Tagger, TagInput, TagResult
 _pool: tuple[str, ProcessPoolExecutor] | None = None
 #: in a pool process: the tagger it was started with
 _tagger: Tagger | None = None
+#: how much lower than the worker's the parse processes' scheduling priority is
+_NICENESS = 10
 
 
 def pool_size() -> int:
@@ -81,6 +83,9 @@ def process_ids() -> list[int]:
 def _install_tagger(tagger: Tagger) -> None:
     global _tagger
     _tagger = tagger
+    # the worker's one writer is the cycle's serial stage: it comes first for the CPU,
+    # and the dashboard served beside it stays quick while bodies are parsed
+    os.nice(_NICENESS)
     # Ctrl-C reaches the whole process group: the worker stops the cycle and then its
     # pool; a parse process that stopped on its own would only print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -301,6 +301,12 @@ def test_every_parse_process_is_up_before_the_first_body():
     assert all(psutil.Process(c).is_running() for c in children)
 
 
+def test_the_worker_comes_before_its_parse_processes_for_the_cpu():
+    pool.parse_pool(load_tagger(make_settings().tagging))
+    children = pool.process_ids()[:-1]  # the last is the fork server
+    assert all(psutil.Process(c).nice() > psutil.Process().nice() for c in children)
+
+
 def test_a_parse_process_leaves_ctrl_c_to_the_worker():
     # Ctrl-C in a terminal signals the whole process group, parse processes included
     processes = pool.parse_pool(load_tagger(make_settings().tagging))
