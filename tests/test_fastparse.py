@@ -297,6 +297,8 @@ RDF = b"""<?xml version="1.0" encoding="utf-8"?>
                        b'href="/pay" title="Pay"/><guid>')),
         ("windows-1252 with C1 quotes", RSS.replace(b"utf-8", b"windows-1252", 1)
          .replace(b"envoys.", b"envoys \x93caf\xe9\x94 \x85")),
+        ("ISO-8859-1 with C1 quotes, mapped as cp1252", RSS.replace(b"utf-8", b"iso-8859-1", 1)
+         .replace(b"envoys.", b"envoys \x93caf\xe9\x94 \x85")),
         # markup feedparser's sanitiser rewrites: that field goes through the sanitiser
         ("an iframe in the summary", RSS.replace(b"&lt;b&gt;", b"&lt;iframe&gt;x&lt;/iframe&gt;")),
         ("a known entity, no semicolon", RSS.replace(b"envoys.", b"envoys &amp;copy 2022.")),
