@@ -51,7 +51,7 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
             max_workers=pool_size(),
             mp_context=context,
-            initializer=_install_tagger,
+            initializer=_start_parse_process,
             initargs=(tagger,),
         )
         # start every process now rather than one at a time as bodies come (on the event
@@ -80,7 +80,8 @@ def process_ids() -> list[int]:
     return ids
 
 
-def _install_tagger(tagger: Tagger) -> None:
+def _start_parse_process(tagger: Tagger) -> None:
+    """Each pool process, once: its tagger, its priority, its signals, its end with the worker."""
     global _tagger
     _tagger = tagger
     # the worker's one writer is the cycle's serial stage: it comes first for the CPU,

@@ -253,8 +253,8 @@ def _insert_planned(
 
 
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert item rows, in one statement per backend batch (Core: nothing reads these
-    rows back as objects); their new ids, in order."""
+    """Insert item rows, in one statement per backend batch (Core: the objects they come
+    from stay out of the session); their new ids, in order."""
     if session.get_bind().dialect.name != "sqlite":
         inserted = session.connection().execute(
             insert(Item).returning(Item.id, sort_by_parameter_order=True), rows
