@@ -9,9 +9,15 @@ holding one, and so copy pages it shares with the fork server (tens of MiB per
 child).
 """
 
-import gc
+import signal
 
-import monitor.cli
-import monitor.pool  # noqa: F401
+# Ctrl-C is the worker's to handle: the fork server ignores it from here on (multiprocessing
+# would only once this module is loaded, a second or so after a Ctrl-C may have come)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import gc  # noqa: E402
+
+import monitor.cli  # noqa: E402
+import monitor.pool  # noqa: E402, F401
 
 gc.freeze()

@@ -48,6 +48,7 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
         drop_pool()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.forkserver_preload"])
+        _start_fork_server()
         executor = ProcessPoolExecutor(
             max_workers=pool_size(),
             mp_context=context,
@@ -60,6 +61,25 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
             started.result()
         _pool = (tagger.version, executor)
     return _pool[1]
+
+
+def _start_fork_server() -> None:
+    """Start the fork server the parse processes come from, deaf to Ctrl-C.
+
+    Ctrl-C reaches the whole process group, and the worker stops its parse
+    processes itself. The fork server ignores SIGINT once running (and from the
+    first line of its preload module), but hit while Python starts it died with a
+    traceback, and the worker's next parse process with it. Started from the main
+    thread, it inherits SIGINT ignored, which Python then leaves as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        multiprocessing.forkserver.ensure_running()
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def drop_pool() -> None:

@@ -51,7 +51,12 @@ def run_worker(
     """
     stop = stop or threading.Event()
     worker = worker_name()
-    tagger = start_worker(settings)
+    try:
+        tagger = start_worker(settings)
+    except Exception:
+        if stop.is_set():
+            return  # stopped while starting (Ctrl-C reaches the parse processes too)
+        raise
     immediate = any(
         r.enabled and r.kind == "match" and r.delivery == "immediate" for r in settings.alerts.rules
     )

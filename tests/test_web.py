@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.conftest import REPO
+
+#: the installed command, as a user runs it
+MONITOR = str(Path(sys.executable).with_name("monitor"))
 
 
 def _free_port() -> int:
@@ -71,3 +75,61 @@ def test_up_serves_dashboard_and_api_and_stops_on_sigterm(tmp_path, feed_server)
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _up(tmp_path, port: int) -> subprocess.Popen[bytes]:
+    """`monitor up` in a process group of its own, as a terminal starts it (Ctrl-C signals
+    the whole group: the worker, its fork server and its parse processes)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n')
+    return subprocess.Popen(
+        [MONITOR, "--config", str(config), "up", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def test_ctrl_c_while_up_is_starting_stops_it_without_a_traceback(tmp_path):
+    # the moments after the first line: the web stack loads, the worker starts its fork
+    # server and parse processes; each once died of the Ctrl-C with a traceback
+    for delay in (0.0, 0.4, 0.8, 1.2):
+        process = _up(tmp_path, _free_port())
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert b"monitoring" in first, first
+            time.sleep(delay)
+            os.killpg(process.pid, signal.SIGINT)
+            rest, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        output = (first + rest).decode()
+        assert process.returncode == 0 and "Traceback" not in output, f"{delay} s: {output}"
+        assert output.rstrip().endswith("stopped")
+        assert _group_gone(process.pid), f"{delay} s: a process of the group was left behind"
+
+
+def _group_gone(group: int, within: float = 10) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_while_the_command_loads_ends_it_quietly():
+    process = subprocess.Popen(
+        [MONITOR, "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(0.4)  # loading the commands takes over a second
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130 and output == b"", output.decode()

@@ -100,6 +100,8 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
     )
     try:
         _serve(app, host, port)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the server was up: stopped like Ctrl-C once it is
     finally:
         stop.set()
         worker.join()
