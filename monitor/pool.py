@@ -46,9 +46,8 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
     global _pool
     if _pool is None or _pool[0] != tagger.version:
         drop_pool()
+        start_fork_server()
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.forkserver_preload"])
-        _start_fork_server()
         executor = ProcessPoolExecutor(
             max_workers=pool_size(),
             mp_context=context,
@@ -63,8 +62,8 @@ def parse_pool(tagger: Tagger) -> ProcessPoolExecutor:
     return _pool[1]
 
 
-def _start_fork_server() -> None:
-    """Start the fork server the parse processes come from, deaf to Ctrl-C.
+def start_fork_server() -> None:
+    """Start the fork server the parse processes come from, with its preload, deaf to Ctrl-C.
 
     Ctrl-C reaches the whole process group, and the worker stops its parse
     processes itself. The fork server ignores SIGINT once running (and from the
@@ -72,6 +71,7 @@ def _start_fork_server() -> None:
     traceback, and the worker's next parse process with it. Started from the main
     thread, it inherits SIGINT ignored, which Python then leaves as it is.
     """
+    multiprocessing.forkserver.set_forkserver_preload(["monitor.forkserver_preload"])
     if threading.current_thread() is not threading.main_thread():
         multiprocessing.forkserver.ensure_running()
         return

@@ -12,6 +12,7 @@ import click
 from monitor.cli.base import AppContext, cli, pass_app
 from monitor.feeds.decide import clamp_interval
 from monitor.pipeline import run_cycle
+from monitor.pool import start_fork_server
 from monitor.scheduler import run_worker
 from monitor.store.feeds import feed_rows, item_total, sync_configured_feeds
 from monitor.store.session import require_current, transaction, upgrade
@@ -84,6 +85,9 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
     Ctrl-C or SIGTERM stops the server, then lets the worker finish in-flight feeds.
     """
     prepare(app, migrate=True)
+    # from this, the main thread, the fork server inherits Ctrl-C ignored (the worker
+    # thread would start it deaf only once it runs)
+    start_fork_server()
     stop = threading.Event()
     worker = threading.Thread(
         target=run_worker,
