@@ -278,9 +278,7 @@ class _Cycle:
             log.warning("storing %d feeds together failed", len(batch), exc_info=True)
             for claimed, result, read in batch:
                 try:
-                    await asyncio.to_thread(
-                        self._store, claimed, result, read.parsed, read.body_hash
-                    )
+                    await asyncio.to_thread(self._store, claimed, result, read)
                 except Exception:
                     self._failed_internally(claimed)
         finally:
@@ -390,17 +388,9 @@ class _Cycle:
     async def _process(
         self, client: aiohttp.ClientSession, claimed: _Claimed, result: FetchResult, read: _Read
     ) -> None:
-        if read.error is not None:
-            await asyncio.to_thread(self._store_parse_error, claimed, result, read.error)
-            return
-        parsed = read.parsed
-        if parsed is None:
-            await asyncio.to_thread(self._store, claimed, result, None, read.body_hash)
-            return
-        body_hash = read.body_hash
-        if claimed.full_text and parsed.entries:
-            parsed = await self._with_full_text(client, claimed, parsed)
-        await asyncio.to_thread(self._store, claimed, result, parsed, body_hash)
+        if claimed.full_text and read.parsed and read.parsed.entries:
+            read = replace(read, parsed=await self._with_full_text(client, claimed, read.parsed))
+        await asyncio.to_thread(self._store, claimed, result, read)
 
     async def _with_full_text(
         self, client: aiohttp.ClientSession, claimed: _Claimed, parsed: ParsedFeed
@@ -411,15 +401,9 @@ class _Cycle:
         entries = [texts.get(e.entry_key, e) for e in parsed.entries]
         return replace(parsed, entries=entries)
 
-    def _store(
-        self,
-        claimed: _Claimed,
-        result: FetchResult,
-        parsed: ParsedFeed | None,
-        body_hash: str | None,
-    ) -> None:
+    def _store(self, claimed: _Claimed, result: FetchResult, read: _Read) -> None:
         decision, counts = in_transaction(
-            self.engine, lambda session: self._record(session, claimed, result, parsed, body_hash)
+            self.engine, lambda session: self._record(session, claimed, result, read)
         )
         self._count(claimed, decision, counts)
 
@@ -432,7 +416,7 @@ class _Cycle:
             ids = [claimed.feed_id for claimed, _, _ in batch]
             feeds = {f.id: f for f in session.scalars(select(Feed).where(Feed.id.in_(ids)))}
             return [
-                (feed, *self._record(session, feed, result, read.parsed, read.body_hash, feeds))
+                (feed, *self._record(session, feed, result, read, feeds))
                 for feed, result, read in batch
             ]
 
@@ -444,8 +428,7 @@ class _Cycle:
         session: Session,
         claimed: _Claimed,
         result: FetchResult,
-        parsed: ParsedFeed | None,
-        body_hash: str | None,
+        read: _Read,
         loaded: dict[int, Feed] | None = None,
     ) -> tuple[FeedUpdate, StoreCounts]:
         """`loaded` holds feeds read already, by id."""
@@ -453,10 +436,22 @@ class _Cycle:
         fetch_settings = self.settings.fetch
         counts = StoreCounts()
         feed = (loaded or {}).get(claimed.feed_id) or session.get_one(Feed, claimed.feed_id)
+        parsed = read.parsed
+        body_error = _body_error(claimed.state, result, read)
         if result.error is not None:
             decision = decide_failure(
                 claimed.state, result, message=str(result.error),
                 weight=result.error.weight, now=now, settings=fetch_settings,
+            )  # fmt: skip
+        elif body_error is not None:
+            again = (
+                "" if read.error is not None
+                else " (not modified since)" if result.not_modified
+                else " (the same body again)"
+            )  # fmt: skip
+            decision = decide_failure(
+                claimed.state, result, message=f"parse error: {body_error}{again}",
+                weight=ParseError.weight, now=now, settings=fetch_settings,
             )  # fmt: skip
         else:
             interval = (
@@ -491,20 +486,10 @@ class _Cycle:
         record_fetch(
             session, feed, result, decision, now=now, worker=self.worker,
             entries_seen=len(parsed.entries) if parsed else 0,
-            items_new=counts.new, items_updated=counts.updated, body_hash=body_hash,
+            items_new=counts.new, items_updated=counts.updated,
+            body_hash=read.body_hash, body_error=body_error,
         )  # fmt: skip
         return decision, counts
-
-    def _store_parse_error(self, claimed: _Claimed, result: FetchResult, exc: ParseError) -> None:
-        now = self.now()
-        with transaction(self.engine) as session:
-            feed = session.get_one(Feed, claimed.feed_id)
-            decision = decide_failure(
-                claimed.state, result, message=f"parse error: {exc}",
-                weight=exc.weight, now=now, settings=self.settings.fetch,
-            )  # fmt: skip
-            record_fetch(session, feed, result, decision, now=now, worker=self.worker)
-        self._count(claimed, decision, StoreCounts())
 
     def _count(self, claimed: _Claimed, decision: FeedUpdate, counts: StoreCounts) -> None:
         report = self.report
@@ -549,6 +534,17 @@ class _TaggedAhead:
         return [self.ready[key] for key in keys]
 
 
+def _body_error(state: FeedState, result: FetchResult, read: _Read) -> str | None:
+    """Why the body answered is no feed: just found, or found before for this same body."""
+    if result.error is not None:
+        return None
+    if read.error is not None:
+        return str(read.error)
+    if read.parsed is None:  # a 304, or the body read last time
+        return state.body_error
+    return None
+
+
 def _nothing_read(read: _Read) -> bool:
     return read.parsed is None and read.error is None
 
@@ -560,12 +556,10 @@ def _to_tag(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
 
 
 def _stored_together(got: tuple[_Claimed, FetchResult, _Read]) -> bool:
-    """Nothing to read, or parsed and tagged with no article to fetch first: ready to share
-    a transaction with the other feeds that arrived with it."""
+    """Nothing to read, no feed, or parsed and tagged with no article to fetch first: ready
+    to share a transaction with the other feeds that arrived with it."""
     claimed, _, read = got
-    return _nothing_read(read) or (
-        read.parsed is not None and read.tagged and not claimed.full_text
-    )
+    return read.parsed is None or (read.tagged and not claimed.full_text)
 
 
 class _Waiting:
@@ -603,6 +597,7 @@ def _snapshot(feed: Feed) -> _Claimed:
             failure_score=feed.failure_score,
             consecutive_failures=feed.consecutive_failures,
             body_hash=feed.body_hash,
+            body_error=feed.body_error,
         ),
         etag=feed.etag,
         last_modified=feed.last_modified,

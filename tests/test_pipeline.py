@@ -83,6 +83,40 @@ def test_items_are_stored_once_and_second_cycle_gets_304(engine, feed_server):
     assert feed.verified and feed.status == "ok" and "304" in feed.status_line
 
 
+def test_a_body_that_is_no_feed_stays_a_failure_unread_until_it_changes(engine, feed_server):
+    page = b"<html><head><title>Moved</title></head><body><p>Gone</p></body></html>"
+    with_etag = add(engine, feed_server.add("/page.html", page, content_type="text/html"))
+    without = add(engine, feed_server.add("/other.html", page, conditional=False))
+    first = cycle(engine)
+    assert first.feeds_failed == 2
+    with transaction(engine) as session:
+        assert session.get_one(Feed, with_etag).etag is not None
+
+    second = cycle(engine, now=NOW + timedelta(hours=3))
+    assert (second.feeds_failed, second.feeds_ok, second.feeds_unchanged) == (2, 0, 0)
+    # the request for the page that failed carried its validators
+    assert "If-None-Match" in [h for path, h in feed_server.requests if path == "/page.html"][-1]
+    with transaction(engine) as session:
+        feeds = {f.id: f for f in session.scalars(select(Feed))}
+        outcomes = session.scalars(select(FetchEvent.outcome).order_by(FetchEvent.id)).all()
+    assert outcomes == ["error"] * 4
+    for feed_id, again in ((with_etag, "not modified since"), (without, "the same body again")):
+        feed = feeds[feed_id]
+        assert feed.status_line.startswith(
+            f"parse error: an HTML page, not a feed ({again}) · 2 failures in a row · "
+        )
+        assert (feed.status, feed.consecutive_failures, feed.failure_score) == ("error", 2, 4.0)
+
+    # the publisher mends both: read again at once, and the failure is forgotten
+    feed_server.routes["/page.html"].body = rss(("p1", "Fixed", "https://e.org/p1"))
+    feed_server.routes["/other.html"].body = rss(("o1", "Fixed too", "https://e.org/o1"))
+    third = cycle(engine, now=NOW + timedelta(hours=9))
+    assert (third.feeds_ok, third.feeds_failed, third.items.new) == (2, 0, 2)
+    with transaction(engine) as session:
+        for feed in session.scalars(select(Feed)):
+            assert (feed.status, feed.body_error, feed.consecutive_failures) == ("ok", None, 0)
+
+
 def test_same_story_in_two_feeds_is_stored_once(engine, feed_server):
     story = ("x", "Security guarantees for Ukraine", "https://example.org/story?utm_source=rss")
     other = ("y", "Other", "https://example.org/other")

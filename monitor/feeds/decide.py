@@ -18,6 +18,8 @@ class FeedState:
     failure_score: float
     consecutive_failures: int
     body_hash: str | None
+    #: why the body of body_hash is no feed (None: it is one)
+    body_error: str | None = None
 
 
 @dataclass(frozen=True)

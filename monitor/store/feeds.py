@@ -160,15 +160,20 @@ def record_fetch(
     items_new: int = 0,
     items_updated: int = 0,
     body_hash: str | None = None,
+    body_error: str | None = None,
 ) -> None:
-    """Write the decision back to the feed and log the attempt."""
+    """Write the decision back to the feed and log the attempt.
+
+    `body_hash` names the body read, `body_error` why it is no feed (None: it is one).
+    """
     if result is not None and result.moved_to and result.moved_to != feed.url:
         taken = session.scalars(select(Feed.id).where(Feed.url == result.moved_to)).first()
         if taken is None:
             feed.url = result.moved_to
     if result is not None:
         feed.http_status = result.status
-        if decision.succeeded:
+        # the validators name the body stored, whether it was a feed or not
+        if result.error is None:
             feed.etag = result.etag or feed.etag if result.not_modified else result.etag
             feed.last_modified = (
                 result.last_modified or feed.last_modified
@@ -177,6 +182,7 @@ def record_fetch(
             )
     if body_hash is not None:
         feed.body_hash = body_hash
+        feed.body_error = body_error
     feed.status = decision.status
     feed.status_line = decision.status_line
     feed.next_check_at = decision.next_check_at

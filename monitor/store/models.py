@@ -96,6 +96,9 @@ class Feed(Base):
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     body_hash: Mapped[str | None] = mapped_column(String(64))
+    #: why the body of `body_hash` is no feed; None when it was read. The same body
+    #: again, or a 304 for it, repeats this failure without reading it again
+    body_error: Mapped[str | None] = mapped_column(Text)
     #: the publisher's hint (ttl, sy:updatePeriod, Cache-Control) clamped to bounds
     interval_seconds: Mapped[float] = mapped_column(Float, default=3600.0)
     next_check_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
