@@ -6,6 +6,7 @@ to keep the file fast.
 """
 
 import asyncio
+import base64
 import gzip
 import time
 import urllib.request
@@ -25,6 +26,7 @@ from monitor.feeds.fetch import (
     make_client,
     parse_max_age,
     parse_retry_after,
+    via_proxy,
 )
 from monitor.pipeline import run_cycle
 from monitor.store.feeds import add_feed
@@ -525,3 +527,28 @@ def test_a_proxy_named_in_the_environment_is_used(feed_server, monkeypatch):
     result = fetch_now("http://feeds.example.invalid/via-proxy.xml")
     assert result.error is None and result.body == rss()
     assert feed_server.hits("/via-proxy.xml") == 1
+
+
+def test_a_proxy_is_sent_its_credentials_and_skipped_for_hosts_no_proxy_names(
+    feed_server, monkeypatch
+):
+    feed_server.add("/feed.xml", rss())
+    proxy = feed_server.url("").replace("http://", "http://reader:s%40cret@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    assert fetch_now("http://feeds.example.invalid/feed.xml").error is None
+    [(_, headers)] = feed_server.requests
+    # through the proxy: the request names the whole URL, with the proxy's credentials
+    assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"reader:s@cret").decode()
+    assert headers["Host"] == "feeds.example.invalid"
+    # an https:// URL is tunnelled: its CONNECT carries them, the request itself does not
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    tunnelled = via_proxy("https://feeds.example.invalid/feed.xml", {"Accept": "*/*"})
+    assert tunnelled["headers"] == {"Accept": "*/*"}
+    assert tunnelled["proxy_headers"] == {"Proxy-Authorization": headers["Proxy-Authorization"]}
+
+    # NO_PROXY names the host: fetched directly, so the unknown host cannot be reached
+    monkeypatch.setenv("NO_PROXY", "example.invalid")
+    result = fetch_now("http://feeds.example.invalid/feed.xml")
+    assert result.error is not None and "network error" in str(result.error)
+    assert len(feed_server.requests) == 1

@@ -10,15 +10,18 @@ import asyncio
 import email.utils
 import re
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.http_exceptions import ContentEncodingError, DecompressSizeError
+from yarl import URL
 
 from monitor.config import FetchSettings
 from monitor.errors import FetchError
@@ -103,12 +106,41 @@ def make_client(settings: FetchSettings) -> aiohttp.ClientSession:
             "Accept-Encoding": "gzip, deflate",
         },
         connector=aiohttp.TCPConnector(limit=settings.concurrency * 2, limit_per_host=0),
-        # HTTP(S)_PROXY and NO_PROXY from the environment, as any HTTP client here would
-        trust_env=True,
+        # the environment's proxies are looked up by env_proxy instead: with trust_env,
+        # every request reads them and ~/.netrc in a thread, two thread hand-offs a fetch
+        trust_env=False,
         # some publishers send headers of tens of kilobytes (security policies, cookies)
         max_line_size=_MAX_HEADER,
         max_field_size=_MAX_HEADER,
     )
+
+
+def via_proxy(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """client.get's arguments, `headers` included, for the proxy that HTTP_PROXY,
+    HTTPS_PROXY and NO_PROXY name for this URL.
+
+    Read at each request, so a changed environment applies at once; as in aiohttp's
+    own reading of them, a proxy reached by HTTPS is not used.
+    """
+    arguments: dict[str, Any] = {"headers": dict(headers or {})}
+    parts = urlsplit(url)
+    named = urllib.request.getproxies_environment().get(parts.scheme)
+    if not named or urllib.request.proxy_bypass(parts.hostname or ""):
+        return arguments
+    proxy = URL(named)
+    if proxy.scheme != "http":
+        return arguments
+    arguments["proxy"] = proxy.with_user(None)
+    if proxy.user is not None:
+        credentials = {
+            "Proxy-Authorization": aiohttp.encode_basic_auth(proxy.user, proxy.password or "")
+        }
+        # an https:// URL is tunnelled: the credentials go with the tunnel's CONNECT
+        if parts.scheme == "https":
+            arguments["proxy_headers"] = credentials
+        else:
+            arguments["headers"].update(credentials)
+    return arguments
 
 
 async def fetch(
@@ -188,7 +220,7 @@ async def _get(
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
     try:
-        async with client.get(url, headers=headers, allow_redirects=False) as response:
+        async with client.get(url, allow_redirects=False, **via_proxy(url, headers)) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_response_bytes:
                 # refused before a byte of the body is read

@@ -9,6 +9,7 @@ from dataclasses import replace
 import aiohttp
 
 from monitor.config import FullTextSettings
+from monitor.feeds.fetch import via_proxy
 from monitor.feeds.normalize import clean_whitespace
 from monitor.feeds.parse import ParsedEntry, entry_content_hash
 
@@ -55,7 +56,7 @@ async def _download(
 ) -> str | None:
     try:
         async with asyncio.timeout(settings.timeout):
-            async with client.get(url) as response:
+            async with client.get(url, **via_proxy(url)) as response:
                 if response.status != 200:
                     return None
                 chunks: list[bytes] = []
