@@ -106,7 +106,7 @@ def make_client(settings: FetchSettings) -> aiohttp.ClientSession:
             "Accept-Encoding": "gzip, deflate",
         },
         connector=aiohttp.TCPConnector(limit=settings.concurrency * 2, limit_per_host=0),
-        # the environment's proxies are looked up by env_proxy instead: with trust_env,
+        # the environment's proxies are looked up by via_proxy instead: with trust_env,
         # every request reads them and ~/.netrc in a thread, two thread hand-offs a fetch
         trust_env=False,
         # some publishers send headers of tens of kilobytes (security policies, cookies)
