@@ -148,3 +148,31 @@ def test_ctrl_c_while_the_command_loads_ends_it_quietly():
         assert process.returncode == 130 and output == b"", output.decode()
         return
     raise AssertionError("every Ctrl-C came after the commands had loaded")
+
+
+def test_ctrl_c_as_up_announces_itself_stops_the_worker_it_started(tmp_path, monkeypatch):
+    # the moment between the worker's start and the server's: a Ctrl-C there once ended
+    # the main thread and left the worker running, so the process never exited
+    from click.testing import CliRunner
+
+    import monitor.cli.run as run_command
+    from monitor.cli import cli
+
+    stopped: list[bool] = []
+    printed: list[str] = []
+
+    def worker(settings, engine, *, stop, on_cycle):
+        stopped.append(stop.wait(10))
+
+    def echo(message=None, **_kw):
+        if str(message).startswith("monitoring"):
+            raise KeyboardInterrupt
+        printed.append(str(message))
+
+    monkeypatch.setattr(run_command, "run_worker", worker)
+    monkeypatch.setattr(run_command, "start_fork_server", lambda: None)
+    monkeypatch.setattr(run_command.click, "echo", echo)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "up"])
+    assert (result.exit_code, stopped, printed[-1:]) == (0, [True], ["stopped"])

@@ -95,20 +95,23 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
         kwargs={"stop": stop, "on_cycle": click.echo},
         name="worker",
     )
-    worker.start()
     host, port = host or app.settings.dashboard.host, port or app.settings.dashboard.port
-    click.echo(
-        f"monitoring {len(app.settings.feeds)} configured feeds into "
-        f"{app.engine.url.render_as_string()}; dashboard at http://{host}:{port}/ "
-        f"(API at /api/v1/); Ctrl-C stops"
-    )
+    # from the worker's start on, a Ctrl-C anywhere must stop it: left running, it would
+    # keep the process alive after the main thread ended
     try:
+        worker.start()
+        click.echo(
+            f"monitoring {len(app.settings.feeds)} configured feeds into "
+            f"{app.engine.url.render_as_string()}; dashboard at http://{host}:{port}/ "
+            f"(API at /api/v1/); Ctrl-C stops"
+        )
         _serve(app, host, port)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the server was up: stopped like Ctrl-C once it is
     finally:
         stop.set()
-        worker.join()
+        if worker.ident is not None:
+            worker.join()
     click.echo("stopped")
 
 
