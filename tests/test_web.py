@@ -176,3 +176,41 @@ def test_ctrl_c_as_up_announces_itself_stops_the_worker_it_started(tmp_path, mon
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n')
     result = CliRunner().invoke(cli, ["--config", str(config), "up"])
     assert (result.exit_code, stopped, printed[-1:]) == (0, [True], ["stopped"])
+
+
+def test_ctrl_c_caught_while_the_web_stack_loads_still_stops_up(tmp_path, monkeypatch):
+    # a library loading the web stack may catch the KeyboardInterrupt; the server then
+    # started regardless, and the Ctrl-C was lost
+    import flask
+    import waitress
+    from click.testing import CliRunner
+
+    import monitor.cli.run as run_command
+    import monitor.web
+    from monitor.cli import cli
+
+    stopped: list[bool] = []
+    served: list[int] = []
+
+    def worker(settings, engine, *, stop, on_cycle):
+        stopped.append(stop.wait(10))
+
+    def build_server_catching_ctrl_c(settings, engine):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the signal is handled within this
+        except BaseException:  # as a careless library would
+            pass
+        return flask.Flask("test")
+
+    monkeypatch.setattr(run_command, "run_worker", worker)
+    monkeypatch.setattr(run_command, "start_fork_server", lambda: None)
+    monkeypatch.setattr(monitor.web, "build_server", build_server_catching_ctrl_c)
+    monkeypatch.setattr(waitress, "serve", lambda *args, port, **kw: served.append(port))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n')
+    before = signal.getsignal(signal.SIGINT)
+    result = CliRunner().invoke(cli, ["--config", str(config), "up", "--port", "8999"])
+    assert (result.exit_code, stopped, served) == (0, [True], []), result.output
+    assert result.output.rstrip().endswith("stopped")
+    assert signal.getsignal(signal.SIGINT) is before

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 import click
@@ -89,6 +91,16 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
     # thread would start it deaf only once it runs)
     start_fork_server()
     stop = threading.Event()
+
+    def on_ctrl_c(_signum: int, _frame: FrameType | None) -> None:
+        # the event is set here, not only where the KeyboardInterrupt lands: a library
+        # loading the web stack may catch it, and the server would then start regardless
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_ctrl_c)
     worker = threading.Thread(
         target=run_worker,
         args=(app.settings, app.engine),
@@ -105,13 +117,14 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
             f"{app.engine.url.render_as_string()}; dashboard at http://{host}:{port}/ "
             f"(API at /api/v1/); Ctrl-C stops"
         )
-        _serve(app, host, port)
+        _serve(app, host, port, stop)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the server was up: stopped like Ctrl-C once it is
     finally:
         stop.set()
         if worker.ident is not None:
             worker.join()
+        signal.signal(signal.SIGINT, previous)
     click.echo("stopped")
 
 
@@ -127,11 +140,11 @@ def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
     _serve(app, host, port)
 
 
-def _serve(app: AppContext, host: str, port: int) -> None:
+def _serve(app: AppContext, host: str, port: int, stopped: threading.Event | None = None) -> None:
     # imported here: the web stack (Dash, pandas, pyarrow) stays out of `monitor run`
     from monitor.web import build_server, serve
 
-    serve(build_server(app.settings, app.engine), host, port)
+    serve(build_server(app.settings, app.engine), host, port, stopped=stopped)
 
 
 @cli.command()
