@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 from types import FrameType
 
 from flask import Flask
@@ -30,15 +29,13 @@ def build_server(settings: Settings, engine: Engine) -> Flask:
     return server
 
 
-def serve(server: Flask, host: str, port: int, *, stopped: threading.Event | None = None) -> None:
-    """Serve on waitress until SIGINT or SIGTERM; not at all if `stopped` is set already."""
+def serve(server: Flask, host: str, port: int) -> None:
+    """Serve on waitress until SIGINT or SIGTERM."""
     import waitress
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    if stopped is not None and stopped.is_set():
-        return
     with contextlib.suppress(KeyboardInterrupt):
         waitress.serve(server, host=host, port=port, threads=8)

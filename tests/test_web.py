@@ -179,8 +179,8 @@ def test_ctrl_c_as_up_announces_itself_stops_the_worker_it_started(tmp_path, mon
 
 
 def test_ctrl_c_caught_while_the_web_stack_loads_still_stops_up(tmp_path, monkeypatch):
-    # a library loading the web stack may catch the KeyboardInterrupt; the server then
-    # started regardless, and the Ctrl-C was lost
+    # a KeyboardInterrupt raised while the web stack loads may be caught by a library (the
+    # server then started regardless) or leave an import lock held (the worker hung on it)
     import flask
     import waitress
     from click.testing import CliRunner

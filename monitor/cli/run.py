@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -91,12 +92,19 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
     # thread would start it deaf only once it runs)
     start_fork_server()
     stop = threading.Event()
+    serving = threading.Event()
 
     def on_ctrl_c(_signum: int, _frame: FrameType | None) -> None:
-        # the event is set here, not only where the KeyboardInterrupt lands: a library
-        # loading the web stack may catch it, and the server would then start regardless
+        # until the server runs, Ctrl-C only sets the event: raised while the web stack
+        # loads, a KeyboardInterrupt can be caught by a library, or leave an import lock
+        # held that the worker thread then waits on forever
         stop.set()
-        raise KeyboardInterrupt
+        if serving.is_set():
+            raise KeyboardInterrupt
+
+    def still_wanted() -> bool:
+        serving.set()
+        return not stop.is_set()
 
     previous = signal.getsignal(signal.SIGINT)
     if previous is signal.default_int_handler:
@@ -117,9 +125,9 @@ def up(app: AppContext, host: str | None, port: int | None) -> None:
             f"{app.engine.url.render_as_string()}; dashboard at http://{host}:{port}/ "
             f"(API at /api/v1/); Ctrl-C stops"
         )
-        _serve(app, host, port, stop)
+        _serve(app, host, port, still_wanted)
     except KeyboardInterrupt:
-        pass  # Ctrl-C before the server was up: stopped like Ctrl-C once it is
+        pass  # Ctrl-C as the server starts: stopped like Ctrl-C once it runs
     finally:
         stop.set()
         if worker.ident is not None:
@@ -140,11 +148,16 @@ def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
     _serve(app, host, port)
 
 
-def _serve(app: AppContext, host: str, port: int, stopped: threading.Event | None = None) -> None:
+def _serve(
+    app: AppContext, host: str, port: int, still_wanted: Callable[[], bool] = lambda: True
+) -> None:
+    """Load the web stack, then serve unless `still_wanted()`, asked once it is loaded, says no."""
     # imported here: the web stack (Dash, pandas, pyarrow) stays out of `monitor run`
     from monitor.web import build_server, serve
 
-    serve(build_server(app.settings, app.engine), host, port, stopped=stopped)
+    server = build_server(app.settings, app.engine)
+    if still_wanted():
+        serve(server, host, port)
 
 
 @cli.command()
