@@ -43,7 +43,9 @@ _RSS1 = "http://purl.org/rss/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_ABOUT = f"{{{_RDF}}}about"
 #: namespaces that would make feedparser take an RDF document for another version
-_OTHER_VERSIONS = re.compile(rb"http://www\.w3\.org/2005/atom|http://my\.netscape\.com/rdf", re.I)
+#: namespaces that set feedparser's version when it meets their declaration first (by prefix)
+_VERSION_NAMESPACES = {_RSS1: "rss10", "http://www.w3.org/2005/atom": "atom10",
+                       "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
 _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -174,7 +176,7 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     elif root.tag == f"{{{ATOM}}}feed" and not version:
         feed, entries = _read_atom(root, bases, langs)
         result["version"] = "atom10"
-    elif root.tag == f"{{{_RDF}}}RDF" and not version and not _OTHER_VERSIONS.search(data):
+    elif root.tag == f"{{{_RDF}}}RDF" and not version and _rdf_version(root) == "rss10":
         feed, entries = _read_rdf(root, bases, langs)
         result["version"] = "rss10"
     else:
@@ -184,6 +186,21 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     result["feed"] = feed
     result["entries"] = entries
     return result
+
+
+def _rdf_version(root: Any) -> str | None:
+    """The version feedparser gives an RDF document: that of the first namespace of
+    _VERSION_NAMESPACES it meets declared. Known here when the root declares one (its
+    declarations, in order, come before any other); None when only a descendant does.
+
+    RSS 1.0 from FeedBurner declares the Atom namespace for an <atom10:link> inside the
+    channel: after the root's RSS 1.0 namespace, so feedparser reads it as RSS 1.0.
+    """
+    for prefix, uri in root.nsmap.items():
+        version = _VERSION_NAMESPACES.get(uri.lower())
+        if version and (version != "rss090" or prefix is None):
+            return version
+    return None
 
 
 def _drop_late_declaration(data: bytes, result: dict[str, Any]) -> bytes:
