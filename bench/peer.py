@@ -154,18 +154,40 @@ def run_reader(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
     return Side(times[0], times[1], peak, f"{entries} entries stored")
 
 
-def ingest_rate(args: argparse.Namespace, tmp: Path) -> tuple[float, int, float]:
-    """Entries per second through the whole pipeline, the network taken out (no latency)."""
+@dataclass
+class Ingest:
+    entries: int
+    seconds: float
+    #: CPU seconds of the cycle: the worker process (fetching, storing), the parse processes
+    worker_cpu: float
+    parse_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.entries / self.seconds
+
+
+def ingest_rate(args: argparse.Namespace, tmp: Path) -> Ingest:
+    """Entries per second through the whole pipeline, the network taken out (no latency),
+    and the CPU each side of it spent."""
     with feed_server_process(args.feeds, 0.0) as urls:
         database_url = f"sqlite:///{tmp / 'ingest.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
-        run = timed_cycle("ingest", settings, start_worker(settings))
+        tagger = start_worker(settings)
+        worker, parsers = psutil.Process(), [psutil.Process(p) for p in pool.process_ids()]
+        before = _cpu_seconds([worker]), _cpu_seconds(parsers)
+        run = timed_cycle("ingest", settings, tagger)
+        after = _cpu_seconds([worker]), _cpu_seconds(parsers)
     engine = make_engine(database_url)
     with transaction(engine) as session:
         entries = session.scalar(select(func.sum(FetchEvent.entries_seen))) or 0
     engine.dispose()
-    return entries / run.seconds, entries, run.seconds
+    return Ingest(entries, run.seconds, after[0] - before[0], after[1] - before[1])
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 def feedparser_rate(count: int) -> tuple[float, int, float]:
@@ -202,12 +224,15 @@ def report(
     args: argparse.Namespace,
     ours: Side,
     peer: Side,
-    rates: list[tuple],
+    ingest: Ingest,
+    feedparser_alone: tuple[float, int, float],
     share: tuple[int, int, int, int],
     load_at_start: tuple[float, float, float],
 ) -> list[str]:
     bound = args.feeds * args.latency / args.concurrency
-    (ours_rate, ours_entries, ours_s), (fp_rate, fp_entries, fp_s) = rates
+    fp_rate, fp_entries, fp_s = feedparser_alone
+    cpu = ingest.worker_cpu + ingest.parse_cpu
+    cores = os.cpu_count() or 1
     feeds, fast_feeds, entries, fast_entries = share
     return [
         "# Peer benchmark: this project against reader",
@@ -229,10 +254,13 @@ def report(
         f"peak memory (PSS, worker + parse processes) {ours.peak_mib:.0f} MiB",
         f"- reader: {peer.detail}; peak RSS {peer.peak_mib:.0f} MiB",
         f"- full ingest path (fetch at zero latency, parse, normalise, dedupe, tag, store): "
-        f"{ours_entries} entries in {ours_s:.2f} s = {ours_rate:.0f} entries/s",
+        f"{ingest.entries} entries in {ingest.seconds:.2f} s = {ingest.rate:.0f} entries/s",
         f"- feedparser.parse alone on the same bodies: {fp_entries} entries in {fp_s:.2f} s = "
         f"{fp_rate:.0f} entries/s",
-        f"- full ingest path ÷ feedparser alone: {ours_rate / fp_rate:.2f}×",
+        f"- full ingest path ÷ feedparser alone: {ingest.rate / fp_rate:.2f}×",
+        f"- CPU of the full ingest cycle: worker {ingest.worker_cpu:.2f} s, parse processes "
+        f"{ingest.parse_cpu:.2f} s; {cpu / ingest.entries * 1000:.2f} ms per entry, where 5× "
+        f"feedparser's rate on {cores} cores leaves {cores / (5 * fp_rate) * 1000:.2f} ms",
         f"- fast parse path: {fast_feeds} of {feeds} feeds ({fast_feeds / feeds:.0%}) and "
         f"{fast_entries} of {entries} entries ({fast_entries / entries:.0%}) of the served bodies; "
         "feedparser reads the rest",
@@ -257,8 +285,9 @@ def main() -> None:
         with feed_server_process(args.feeds, args.latency) as urls:
             ours = run_ours(urls, args, tmp)
             peer = run_reader(urls, args, tmp)
-        rates = [ingest_rate(args, tmp), feedparser_rate(args.feeds)]
-    lines = report(args, ours, peer, rates, fast_path_share(args.feeds), load_at_start)
+        ingest = ingest_rate(args, tmp)
+    alone = feedparser_rate(args.feeds)
+    lines = report(args, ours, peer, ingest, alone, fast_path_share(args.feeds), load_at_start)
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if not args.no_write:
