@@ -5,12 +5,13 @@ are the real feeds in ../shared/realfeeds/feedjira__feedjira, adds `--latency`
 seconds to every response and answers If-None-Match with 304. At the same
 concurrency it times a first cycle (every feed new) and a second cycle (every
 answer a 304) of this project and of reader (`update_feeds(workers=N,
-scheduled=False)`, in its own process), and prints both beside the latency bound
-and their ratio. Then it measures entries per second of the full ingest path
+scheduled=False)`, in its own process), `--rounds` times, the two sides one
+after the other, and prints the medians beside the latency bound and every
+round's ratio. Then it measures entries per second of the full ingest path
 (fetch on a zero-latency server, parse, normalise, dedupe, tag, store) against
 feedparser alone parsing the same bytes, and the peak memory of each side.
 
-    .venv/bin/python bench/peer.py [--feeds 500 --latency 0.1 --concurrency 20]
+    .venv/bin/python bench/peer.py [--feeds 500 --latency 0.1 --concurrency 20 --rounds 3]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -107,8 +109,8 @@ def _sample_pss(worker: int, fork_server: int, control: Connection) -> None:
     control.send(peak)
 
 
-def run_ours(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
-    database_url = f"sqlite:///{tmp / 'ours.db'}"
+def run_ours(urls: list[str], args: argparse.Namespace, db_path: Path) -> Side:
+    database_url = f"sqlite:///{db_path}"
     settings = bench_settings(database_url, args.concurrency, args.batch_size)
     add_feeds(settings, urls)
     tagger = start_worker(settings)  # as a worker does when it starts, before any cycle
@@ -141,12 +143,12 @@ def reader_cycles(urls: list[str], db_path: str, workers: int, out: Connection) 
     reader.close()
 
 
-def run_reader(urls: list[str], args: argparse.Namespace, tmp: Path) -> Side:
+def run_reader(urls: list[str], args: argparse.Namespace, db_path: Path) -> Side:
     # spawned, not forked: its peak memory is reader's alone
     context = multiprocessing.get_context("spawn")
     here, there = context.Pipe()
     process = context.Process(
-        target=reader_cycles, args=(urls, str(tmp / "reader.sqlite"), args.concurrency, there)
+        target=reader_cycles, args=(urls, str(db_path), args.concurrency, there)
     )
     process.start()
     times, entries, peak = here.recv()
@@ -186,6 +188,10 @@ def ingest_rate(args: argparse.Namespace, tmp: Path) -> Ingest:
     return Ingest(entries, run.seconds, after[0] - before[0], after[1] - before[1])
 
 
+def _ratios(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}×" for value in values)
+
+
 def _cpu_seconds(processes: list[psutil.Process]) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
@@ -222,8 +228,7 @@ def fast_path_share(count: int) -> tuple[int, int, int, int]:
 
 def report(
     args: argparse.Namespace,
-    ours: Side,
-    peer: Side,
+    rounds: list[tuple[Side, Side]],
     ingest: Ingest,
     feedparser_alone: tuple[float, int, float],
     share: tuple[int, int, int, int],
@@ -231,6 +236,13 @@ def report(
 ) -> list[str]:
     bound = args.feeds * args.latency / args.concurrency
     fp_rate, fp_entries, fp_s = feedparser_alone
+    ours, peer = rounds[-1]
+    first = statistics.median([o.first for o, _ in rounds])
+    second = statistics.median([o.second for o, _ in rounds])
+    peer_first = statistics.median([p.first for _, p in rounds])
+    peer_second = statistics.median([p.second for _, p in rounds])
+    first_ratios = [p.first / o.first for o, p in rounds]
+    second_ratios = [p.second / o.second for o, p in rounds]
     cpu = ingest.worker_cpu + ingest.parse_cpu
     cores = os.cpu_count() or 1
     feeds, fast_feeds, entries, fast_entries = share
@@ -243,16 +255,21 @@ def report(
         f"response, concurrency {args.concurrency} (reader: workers={args.concurrency})",
         f"- latency bound: {args.feeds} × {args.latency:g} s ÷ {args.concurrency} = {bound:.2f} s",
         "",
+        f"- {len(rounds)} round(s), the two sides one after the other in each; medians:",
+        "",
         "| cycle | this project | reader | reader ÷ ours | ours ÷ bound |",
         "|---|---|---|---|---|",
-        f"| first (all new) | {ours.first:.2f} s | {peer.first:.2f} s | "
-        f"{peer.first / ours.first:.2f}× | {ours.first / bound:.2f}× |",
-        f"| second (all 304) | {ours.second:.2f} s | {peer.second:.2f} s | "
-        f"{peer.second / ours.second:.2f}× | {ours.second / bound:.2f}× |",
+        f"| first (all new) | {first:.2f} s | {peer_first:.2f} s | "
+        f"{statistics.median(first_ratios):.2f}× | {first / bound:.2f}× |",
+        f"| second (all 304) | {second:.2f} s | {peer_second:.2f} s | "
+        f"{statistics.median(second_ratios):.2f}× | {second / bound:.2f}× |",
         "",
-        f"- this project: {ours.detail}; "
-        f"peak memory (PSS, worker + parse processes) {ours.peak_mib:.0f} MiB",
-        f"- reader: {peer.detail}; peak RSS {peer.peak_mib:.0f} MiB",
+        f"- reader ÷ ours by round, first cycle: {_ratios(first_ratios)}; "
+        f"second cycle: {_ratios(second_ratios)}",
+        f"- this project (last round): {ours.detail}; peak memory (PSS, worker + parse "
+        f"processes) {max(o.peak_mib for o, _ in rounds):.0f} MiB, the highest of the rounds",
+        f"- reader (last round): {peer.detail}; peak RSS "
+        f"{max(p.peak_mib for _, p in rounds):.0f} MiB, the highest of the rounds",
         f"- full ingest path (fetch at zero latency, parse, normalise, dedupe, tag, store): "
         f"{ingest.entries} entries in {ingest.seconds:.2f} s = {ingest.rate:.0f} entries/s",
         f"- feedparser.parse alone on the same bodies: {fp_entries} entries in {fp_s:.2f} s = "
@@ -276,18 +293,26 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds added per response")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=100, help="feeds claimed at a time")
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="times the two sides run, one after the other (reader's time varies by a quarter "
+        "between runs here; medians and every round's ratio are reported)",
+    )  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results")
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        rounds = []
         with feed_server_process(args.feeds, args.latency) as urls:
-            ours = run_ours(urls, args, tmp)
-            peer = run_reader(urls, args, tmp)
+            for number in range(args.rounds):
+                ours = run_ours(urls, args, tmp / f"ours-{number}.db")
+                peer = run_reader(urls, args, tmp / f"reader-{number}.sqlite")
+                rounds.append((ours, peer))
         ingest = ingest_rate(args, tmp)
     alone = feedparser_rate(args.feeds)
-    lines = report(args, ours, peer, ingest, alone, fast_path_share(args.feeds), load_at_start)
+    lines = report(args, rounds, ingest, alone, fast_path_share(args.feeds), load_at_start)
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if not args.no_write:
