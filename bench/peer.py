@@ -54,6 +54,7 @@ from monitor.feeds.parse import parse_feed
 from monitor.scheduler import start_worker
 from monitor.store.models import FetchEvent
 from monitor.store.session import make_engine, transaction
+from monitor.tagging.tagger import Tagger
 
 RESULTS = REPO / "bench" / "results" / "peer.md"
 FETCHED_AT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -109,11 +110,10 @@ def _sample_pss(worker: int, fork_server: int, control: Connection) -> None:
     control.send(peak)
 
 
-def run_ours(urls: list[str], args: argparse.Namespace, db_path: Path) -> Side:
+def run_ours(urls: list[str], args: argparse.Namespace, db_path: Path, tagger: Tagger) -> Side:
     database_url = f"sqlite:///{db_path}"
     settings = bench_settings(database_url, args.concurrency, args.batch_size)
     add_feeds(settings, urls)
-    tagger = start_worker(settings)  # as a worker does when it starts, before any cycle
     with peak_pss() as peak:
         first = timed_cycle("first", settings, tagger)
         second = timed_cycle("second", settings, tagger)
@@ -169,14 +169,13 @@ class Ingest:
         return self.entries / self.seconds
 
 
-def ingest_rate(args: argparse.Namespace, tmp: Path) -> Ingest:
+def ingest_rate(args: argparse.Namespace, tmp: Path, tagger: Tagger) -> Ingest:
     """Entries per second through the whole pipeline, the network taken out (no latency),
     and the CPU each side of it spent."""
     with feed_server_process(args.feeds, 0.0) as urls:
         database_url = f"sqlite:///{tmp / 'ingest.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
-        tagger = start_worker(settings)
         worker, parsers = psutil.Process(), [psutil.Process(p) for p in pool.process_ids()]
         before = _cpu_seconds([worker]), _cpu_seconds(parsers)
         run = timed_cycle("ingest", settings, tagger)
@@ -267,9 +266,10 @@ def report(
         f"- reader ÷ ours by round, first cycle: {_ratios(first_ratios)}; "
         f"second cycle: {_ratios(second_ratios)}",
         f"- this project (last round): {ours.detail}; peak memory (PSS, worker + parse "
-        f"processes) {max(o.peak_mib for o, _ in rounds):.0f} MiB, the highest of the rounds",
-        f"- reader (last round): {peer.detail}; peak RSS "
-        f"{max(p.peak_mib for _, p in rounds):.0f} MiB, the highest of the rounds",
+        f"processes) by round: {', '.join(f'{o.peak_mib:.0f}' for o, _ in rounds)} MiB "
+        f"(highest {max(o.peak_mib for o, _ in rounds) * 2**20 / 1e6:.0f} MB)",
+        f"- reader (last round): {peer.detail}; peak RSS by round: "
+        f"{', '.join(f'{p.peak_mib:.0f}' for _, p in rounds)} MiB",
         f"- full ingest path (fetch at zero latency, parse, normalise, dedupe, tag, store): "
         f"{ingest.entries} entries in {ingest.seconds:.2f} s = {ingest.rate:.0f} entries/s",
         f"- feedparser.parse alone on the same bodies: {fp_entries} entries in {fp_s:.2f} s = "
@@ -304,13 +304,16 @@ def main() -> None:
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        # as a worker does once when it starts, before any cycle: one tagger, one pool, as
+        # the cycles of a long-running worker share them
+        tagger = start_worker(bench_settings("sqlite://", args.concurrency, args.batch_size))
         rounds = []
         with feed_server_process(args.feeds, args.latency) as urls:
             for number in range(args.rounds):
-                ours = run_ours(urls, args, tmp / f"ours-{number}.db")
+                ours = run_ours(urls, args, tmp / f"ours-{number}.db", tagger)
                 peer = run_reader(urls, args, tmp / f"reader-{number}.sqlite")
                 rounds.append((ours, peer))
-        ingest = ingest_rate(args, tmp)
+        ingest = ingest_rate(args, tmp, tagger)
     alone = feedparser_rate(args.feeds)
     lines = report(args, rounds, ingest, alone, fast_path_share(args.feeds), load_at_start)
     text = "\n".join(lines) + "\n"

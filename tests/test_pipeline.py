@@ -3,12 +3,14 @@
 import asyncio
 import gc
 import os
+import platform
 import signal
 import time
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import psutil
+import pytest
 from sqlalchemy import event, func, select
 
 from monitor import pool
@@ -350,3 +352,25 @@ def test_a_parse_process_leaves_ctrl_c_to_the_worker():
     time.sleep(0.3)
     assert all(psutil.Process(c).status() != psutil.STATUS_ZOMBIE for c in children)
     assert processes.submit(int).result() == 0  # and the pool still works
+
+
+def test_the_heap_a_cycle_freed_is_handed_back_after_it_even_when_it_fails(
+    engine, feed_server, monkeypatch
+):
+    from monitor import pipeline
+
+    if platform.libc_ver()[0] == "glibc":
+        assert pipeline._malloc_trim is not None
+    trims: list[int] = []
+    monkeypatch.setattr(pipeline, "_malloc_trim", trims.append)
+    add(engine, feed_server.add("/feed.xml", rss(("a1", "NATO door", "https://example.org/a1"))))
+    cycle(engine)
+    assert trims == [0]
+
+    async def broken(self):
+        raise RuntimeError("the cycle broke")
+
+    monkeypatch.setattr(_Cycle, "run", broken)
+    with pytest.raises(RuntimeError, match="the cycle broke"):
+        cycle(engine, now=NOW + timedelta(hours=2))
+    assert trims == [0, 0]
