@@ -42,8 +42,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 _RSS1 = "http://purl.org/rss/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_ABOUT = f"{{{_RDF}}}about"
-#: namespaces that would make feedparser take an RDF document for another version
-#: namespaces that set feedparser's version when it meets their declaration first (by prefix)
+#: namespaces that set feedparser's version when it meets their declaration first
 _VERSION_NAMESPACES = {_RSS1: "rss10", "http://www.w3.org/2005/atom": "atom10",
                        "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -190,8 +189,9 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
 
 def _rdf_version(root: Any) -> str | None:
     """The version feedparser gives an RDF document: that of the first namespace of
-    _VERSION_NAMESPACES it meets declared. Known here when the root declares one (its
-    declarations, in order, come before any other); None when only a descendant does.
+    _VERSION_NAMESPACES whose declaration it meets (RSS 0.90's only as the default
+    namespace). Known here when the root declares one, as the root's declarations come
+    first, in order; None when only a descendant does.
 
     RSS 1.0 from FeedBurner declares the Atom namespace for an <atom10:link> inside the
     channel: after the root's RSS 1.0 namespace, so feedparser reads it as RSS 1.0.
