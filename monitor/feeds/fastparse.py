@@ -43,7 +43,7 @@ _RSS1 = "http://purl.org/rss/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_ABOUT = f"{{{_RDF}}}about"
 #: namespaces that set feedparser's version when it meets their declaration first
-_VERSION_NAMESPACES = {_RSS1: "rss10", "http://www.w3.org/2005/atom": "atom10",
+_VERSION_NAMESPACES = {_RSS1: "rss10", ATOM.lower(): "atom10",
                        "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
