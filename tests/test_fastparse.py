@@ -262,6 +262,10 @@ RDF = b"""<?xml version="1.0" encoding="utf-8"?>
             b"</channel>", b'<atom10:link xmlns:atom10="http://www.w3.org/2005/Atom" '
                            b'rel="self" href="https://feeds.example/r" '
                            b'type="application/rss+xml"/></channel>')),
+        # RSS 0.90's namespace sets feedparser's version only as the default namespace
+        ("RSS 1.0 whose root names RSS 0.90's namespace by a prefix first", RDF.replace(
+            b'xmlns="http://purl.org/rss/1.0/"',
+            b'xmlns:n="http://my.netscape.com/rdf/simple/0.9/" xmlns="http://purl.org/rss/1.0/"')),
         ("an ampersand that names no entity", RSS.replace(b"envoys.", b"envoys for a Q&amp;A.")),
         ("RSS with xml:lang on an item", RSS.replace(b"<item>", b'<item xml:lang="uk">')),
         ("whitespace before the XML declaration", b"\n  " + RSS),
