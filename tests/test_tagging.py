@@ -16,6 +16,7 @@ from monitor.store.feeds import get_or_create_source
 from monitor.store.models import AnalystLabel, Item, Tag
 from monitor.store.session import transaction
 from monitor.store.tags import corrections_as_labeled, tag_items
+from monitor.tagging import tagger as tagger_module
 from monitor.tagging.contract import tag_stream
 from monitor.tagging.dataset import load_labeled, split_of
 from monitor.tagging.tagger import Tagger, TagInput
@@ -152,6 +153,12 @@ def test_with_no_frame_past_its_threshold_the_nearest_wins_over_the_residual():
     assert near_miss.frame_labels == ["sovereign_choice"]
     assert plain.topic_labels == ["nato_membership"]
     assert plain.frame_labels == ["factual_report"]
+
+
+def test_a_long_batch_is_tagged_in_slices_as_each_item_alone(tagger):
+    items = [TagInput(i.title, i.summary, language=i.language) for i in load_labeled()[:400]]
+    assert len(tagger_module._slices(items, tagger_module._SLICE_CHARS)) > 1
+    assert tagger.tag_many(items) == [tagger.tag(item) for item in items]
 
 
 def test_changing_a_rule_changes_the_tagger_version(tagger):

@@ -18,11 +18,15 @@ import numpy as np
 
 from monitor.config import TaggingSettings
 from monitor.feeds.parse import detect_language
-from monitor.tagging.linear import Features, LinearModel, model_text
+from monitor.tagging.linear import CONTENT_CHARS, Features, LinearModel, model_text
 from monitor.tagging.rules import Rule, RuleHit, RuleSet
 
 #: the threshold of a label when no model has been trained for it
 DEFAULT_THRESHOLD = 0.5
+
+#: characters the model vectorises at once: its arrays take about 90 bytes a character,
+#: so one long feed (350,000 characters: 31 MiB) would otherwise set a process's peak
+_SLICE_CHARS = 40_000
 
 Matrix = np.ndarray[Any, Any]
 
@@ -134,7 +138,10 @@ class Tagger:
         return self.tag_many([item])[0]
 
     def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
-        """Tag a batch: the model vectorises the whole batch at once."""
+        """Tag a batch, vectorised a slice of items at a time (the same tags as one by one)."""
+        return [tags for part in _slices(items, _SLICE_CHARS) for tags in self._tag_slice(part)]
+
+    def _tag_slice(self, items: Sequence[TagInput]) -> list[TagResult]:
         languages = [language_of(item) for item in items]
         scores = self.score(items, languages)
         combined = combine(scores.rule, scores.model, self._trust)
@@ -223,3 +230,21 @@ class Tagger:
 
 def language_of(item: TagInput) -> str:
     return item.language or detect_language(f"{item.title}\n{item.summary}") or ""
+
+
+def _slices(items: Sequence[TagInput], chars: int) -> list[Sequence[TagInput]]:
+    """Consecutive slices of about `chars` characters of model text each (at least one item)."""
+    slices: list[Sequence[TagInput]] = []
+    start = size = 0
+    for end, item in enumerate(items):
+        if size and size + _model_chars(item) > chars:
+            slices.append(items[start:end])
+            start, size = end, 0
+        size += _model_chars(item)
+    if start < len(items):
+        slices.append(items[start:])
+    return slices
+
+
+def _model_chars(item: TagInput) -> int:
+    return 2 * len(item.title) + len(item.summary) + min(len(item.content), CONTENT_CHARS)
