@@ -73,7 +73,8 @@ def test_features_and_probabilities_equal_scikit_learn_on_every_labeled_item(fit
     probabilities = linear.label_probabilities(features, linear.labels)
     np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
     assert set(probabilities[:, linear.labels.index("never_seen")]) == {0.0}
-    assert linear.feature_names() == list(model.vectorizer.get_feature_names_out())
+    names = [linear.feature_name(column) for column in range(linear.weights.shape[0])]
+    assert names == list(model.vectorizer.get_feature_names_out())
 
 
 def test_strongest_features_are_the_largest_weight_times_value_of_the_fitted_classifier(fitted):

@@ -94,11 +94,13 @@ class LinearModel:
     #: each code point's rank, up to the alphabet's last; one more slot, 0, for all above
     _rank_of: Array = field(init=False, repr=False)
     _gram_table: _KeyTable = field(init=False, repr=False)
-    _feature_names: list[str] | None = field(default=None, init=False, repr=False)
+    #: for each character column (counted from the first), where its key is in char_keys
+    _key_index_of_column: Array = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._word_columns = {term: k for k, term in enumerate(self.word_terms)}
         self._gram_table = _KeyTable(self.char_keys, self.char_columns)
+        self._key_index_of_column = np.argsort(self.char_columns, kind="stable")
         top = int(self.alphabet.max()) if len(self.alphabet) else 0
         self._rank_of = np.zeros(top + 2, dtype=np.uint64)
         self._rank_of[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint64)
@@ -214,24 +216,23 @@ class LinearModel:
         columns, values = features.row(row)
         contributions = values * self.weights[columns, index]
         order = np.argsort(-contributions, kind="stable")[:k]
-        names = self.feature_names()
         return [
-            (names[columns[i]], round(float(contributions[i]), 4))
+            (self.feature_name(int(columns[i])), round(float(contributions[i]), 4))
             for i in order
             if contributions[i] > 0
         ]
 
-    def feature_names(self) -> list[str]:
-        """Every column's feature as scikit-learn names it: "word__…", then "char__…"."""
-        if self._feature_names is None:
-            chars = [""] + [chr(c) for c in self.alphabet.tolist()]
-            grams = [""] * len(self.char_keys)
-            keys, columns = self.char_keys.tolist(), self.char_columns.tolist()
-            for key, column in zip(keys, columns, strict=True):
-                slots = [(key >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
-                grams[column] = "char__" + "".join(chars[s] for s in slots if s != _SHORT)
-            self._feature_names = [f"word__{term}" for term in self.word_terms] + grams
-        return self._feature_names
+    def feature_name(self, column: int) -> str:
+        """A column's feature as scikit-learn names it: "word__…" or "char__…".
+
+        Named one at a time, as explanations need them: the 61,000 names at once
+        would take each process that tags 5 MiB.
+        """
+        if column < len(self.word_terms):
+            return f"word__{self.word_terms[column]}"
+        key = int(self.char_keys[self._key_index_of_column[column - len(self.word_terms)]])
+        slots = [(key >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
+        return "char__" + "".join(chr(self.alphabet[s - 1]) for s in slots if s != _SHORT)
 
     # -- the artifact ------------------------------------------------------
 
