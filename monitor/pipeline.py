@@ -337,8 +337,9 @@ class _Cycle:
         tagged ahead (an entry that changed, a tagger error) is tagged when stored.
         """
         entries = [read.parsed.entries if read.parsed else [] for _, _, read in batch]
-        feeds = [(claimed.feed_id, e) for (claimed, _, _), e in zip(batch, entries, strict=True)]
-        known = await asyncio.to_thread(self._known_keys, feeds)
+        known = await self._known_keys(
+            [(claimed, e) for (claimed, _, _), e in zip(batch, entries, strict=True)]
+        )
         for got, feed_entries, seen in zip(batch, entries, known, strict=True):
             self._tag_feed_ahead(got, feed_entries, seen, results)
 
@@ -385,12 +386,24 @@ class _Cycle:
         self.background.add(task := asyncio.create_task(tag()))
         task.add_done_callback(self.background.discard)
 
-    def _known_keys(self, feeds: list[tuple[int, list[ParsedEntry]]]) -> list[set[str]]:
-        """Each feed's entries that are stored already, in one transaction for all."""
+    async def _known_keys(self, feeds: list[tuple[_Claimed, list[ParsedEntry]]]) -> list[set[str]]:
+        """Each feed's entries that are stored already.
+
+        A feed with no body read before has none and is not looked up; when no feed
+        of the call has one, neither a thread nor a transaction is used: the writer
+        waits for this, and a first cycle makes hundreds of such calls.
+        """
+        if all(claimed.state.body_hash is None for claimed, _ in feeds):
+            return [set() for _ in feeds]
+        return await asyncio.to_thread(self._read_known_keys, feeds)
+
+    def _read_known_keys(self, feeds: list[tuple[_Claimed, list[ParsedEntry]]]) -> list[set[str]]:
         with transaction(self.engine) as session:
             return [
-                known_entry_keys(session, feed_id, [e.entry_key for e in entries])
-                for feed_id, entries in feeds
+                known_entry_keys(session, claimed.feed_id, [e.entry_key for e in entries])
+                if claimed.state.body_hash is not None
+                else set()
+                for claimed, entries in feeds
             ]
 
     def _claim(self) -> list[_Claimed]:
@@ -420,7 +433,7 @@ class _Cycle:
     async def _with_full_text(
         self, client: aiohttp.ClientSession, claimed: _Claimed, parsed: ParsedFeed
     ) -> ParsedFeed:
-        [known] = await asyncio.to_thread(self._known_keys, [(claimed.feed_id, parsed.entries)])
+        [known] = await self._known_keys([(claimed, parsed.entries)])
         wanted = [e for e in parsed.entries if e.entry_key not in known and e.url]
         texts = await fetch_full_texts(client, wanted, self.settings.full_text)
         entries = [texts.get(e.entry_key, e) for e in parsed.entries]

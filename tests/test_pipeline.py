@@ -242,6 +242,28 @@ def test_a_story_carried_by_feeds_read_together_is_tagged_once(engine, feed_serv
     assert count(engine, Tag) == 2 * len(base.labels)
 
 
+def test_a_feed_read_before_has_only_its_new_entries_tagged_ahead(engine, feed_server, tmp_path):
+    base = load_tagger(make_settings().tagging)
+    tagger = LoggingTagger(**{f.name: getattr(base, f.name) for f in fields(Tagger)})
+    tagger.log = str(tmp_path / "tagged.log")
+    known = [
+        ("k1", "Will Ukraine join NATO after the summit", "https://example.org/k1"),
+        ("k2", "Neutral status talks resume in Istanbul", "https://example.org/k2"),
+    ]
+    url = feed_server.add("/f.xml", rss(*known))
+    add(engine, url)
+    pool.drop_pool()
+    try:
+        cycle(engine, tagger=tagger)  # never read before: nothing is looked up, both tagged
+        feed_server.add("/f.xml", rss(*known, ("k3", "Guarantees for Kyiv", "https://e.org/3")))
+        report = cycle(engine, tagger=tagger, now=NOW + timedelta(hours=2))
+    finally:
+        pool.drop_pool()
+    assert (report.items.new, report.items.unchanged) == (1, 2)
+    tagged = [int(line) for line in (tmp_path / "tagged.log").read_text().split()]
+    assert tagged == [2, 1]
+
+
 def test_feeds_with_nothing_to_read_are_recorded_together(engine, feed_server):
     urls = [
         feed_server.add(f"/{n}.xml", rss((f"g{n}", f"T{n}", f"https://e.org/{n}")))
