@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,24 @@ _CHUNK = 500
 _ITEM_FIELDS = tuple(column.key for column in Item.__table__.columns if column.key != "id")
 
 _T = TypeVar("_T")
+
+# The batch's lookups, built once: building and keying a statement took twice as long as
+# running it (0.2 ms against 0.08 ms a lookup, three or four lookups a feed).
+_KNOWN_ENTRIES = select(Entry).where(
+    Entry.feed_id == bindparam("feed_id"), Entry.entry_key.in_(bindparam("keys", expanding=True))
+)
+_KNOWN_KEYS = select(Entry.entry_key).where(
+    Entry.feed_id == bindparam("feed_id"), Entry.entry_key.in_(bindparam("keys", expanding=True))
+)
+_ITEMS_BY_ID = select(Item).where(Item.id.in_(bindparam("ids", expanding=True)))
+_ITEMS_BY_URL = select(Item).where(Item.canonical_url.in_(bindparam("urls", expanding=True)))
+_ITEMS_BY_TITLE = select(Item).where(
+    Item.source_id == bindparam("source_id"),
+    Item.title_key.in_(bindparam("title_keys", expanding=True)),
+    Item.published_at >= bindparam("earliest"),
+    Item.published_at <= bindparam("latest"),
+)
+_LAST_ITEM_ID = select(func.max(Item.id))
 
 
 @dataclass
@@ -263,7 +281,7 @@ def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     # SQLite cannot tell which new id went to which row of a multi-row insert, and would
     # insert one row per statement; but the writer holds the write lock from BEGIN
     # IMMEDIATE on, so the next ids are known, the very ones SQLite would choose
-    first = (session.scalar(select(func.max(Item.id))) or 0) + 1
+    first = (session.scalar(_LAST_ITEM_ID) or 0) + 1
     ids = list(range(first, first + len(rows)))
     session.connection().execute(
         insert(Item), [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
@@ -385,7 +403,10 @@ def _same_summary(stored: str, new: str) -> bool:
 
 
 def known_entry_keys(session: Session, feed_id: int, keys: list[str]) -> set[str]:
-    return set(_known_entries(session, feed_id, keys))
+    found: set[str] = set()
+    for chunk in _chunks(keys, _CHUNK):
+        found.update(session.scalars(_KNOWN_KEYS, {"feed_id": feed_id, "keys": chunk}))
+    return found
 
 
 def _known_entries(session: Session, feed_id: int | None, keys: list[str]) -> dict[str, Entry]:
@@ -393,9 +414,7 @@ def _known_entries(session: Session, feed_id: int | None, keys: list[str]) -> di
     if feed_id is None:  # imported rows have no feed and so no entries
         return found
     for chunk in _chunks(keys, _CHUNK):
-        rows = session.scalars(
-            select(Entry).where(Entry.feed_id == feed_id, Entry.entry_key.in_(chunk))
-        )
+        rows = session.scalars(_KNOWN_ENTRIES, {"feed_id": feed_id, "keys": chunk})
         found.update((row.entry_key, row) for row in rows)
     return found
 
@@ -403,7 +422,7 @@ def _known_entries(session: Session, feed_id: int | None, keys: list[str]) -> di
 def _items_by_id(session: Session, ids: list[int]) -> dict[int, Item]:
     found: dict[int, Item] = {}
     for chunk in _chunks(ids, _CHUNK):
-        items = session.scalars(select(Item).where(Item.id.in_(chunk)))
+        items = session.scalars(_ITEMS_BY_ID, {"ids": chunk})
         found.update((item.id, item) for item in items)
     return found
 
@@ -412,7 +431,7 @@ def _items_by_url(session: Session, entries: list[ParsedEntry]) -> list[Item]:
     urls = sorted({entry.canonical_url for entry in entries if entry.canonical_url})
     found: list[Item] = []
     for chunk in _chunks(urls, _CHUNK):
-        found.extend(session.scalars(select(Item).where(Item.canonical_url.in_(chunk))))
+        found.extend(session.scalars(_ITEMS_BY_URL, {"urls": chunk}))
     return found
 
 
@@ -429,12 +448,13 @@ def _title_candidates(
     for chunk in _chunks(sorted({entry.title_key for entry in titled}), _CHUNK):
         found.extend(
             session.scalars(
-                select(Item).where(
-                    Item.source_id == source_id,
-                    Item.title_key.in_(chunk),
-                    Item.published_at >= earliest,
-                    Item.published_at <= latest,
-                )
+                _ITEMS_BY_TITLE,
+                {
+                    "source_id": source_id,
+                    "title_keys": chunk,
+                    "earliest": earliest,
+                    "latest": latest,
+                },
             )
         )
     return found
