@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 
 #: seconds the writer waits for more unread feeds to record with the first
 _UNREAD_LINGER = 0.05
+#: and for more feeds to store with one read and tagged that arrived alone: every commit
+#: costs (pages written, a full-text segment flushed), and in a first cycle of 500 feeds
+#: 10 ms took it from 373 transactions to 244 and the worker's CPU from 4.4 to 4.0 s
+_READ_LINGER = 0.01
 
 
 def worker_name() -> str:
@@ -272,10 +276,13 @@ class _Cycle:
         fetching = True
         while fetching or self.tagging_ahead or not results.empty():
             arrived = [await results.get()]
-            if arrived[0] is not None and _nothing_read(arrived[0][2]):
+            first = arrived[0]
+            if first is not None and _nothing_read(first[2]):
                 # answers with nothing to read come in a stream: a moment's wait lets
                 # a few share one transaction instead of each paying for its own
                 await asyncio.sleep(_UNREAD_LINGER)
+            elif first is not None and _stored_together(first) and results.empty():
+                await asyncio.sleep(_READ_LINGER)
             while not results.empty():
                 arrived.append(results.get_nowait())
             if None in arrived:
