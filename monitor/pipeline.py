@@ -44,7 +44,7 @@ from monitor.feeds.fetch import FetchRequest, FetchResult, HostLimiter, fetch, m
 from monitor.feeds.fulltext import fetch_full_texts
 from monitor.feeds.parse import ParsedEntry, ParsedFeed
 from monitor.store.feeds import claim_due_feeds, record_fetch, release_leases
-from monitor.store.items import StoreCounts, known_entry_keys, store_entries
+from monitor.store.items import StoreCounts, feeds_with_entries, known_entry_keys, store_entries
 from monitor.store.models import Feed
 from monitor.store.session import in_transaction, transaction
 from monitor.store.tags import tag_items
@@ -97,6 +97,8 @@ class _Claimed:
     state: FeedState
     etag: str | None
     last_modified: str | None
+    #: an entry of the feed was stored when it was claimed: else none is looked up
+    has_entries: bool
 
 
 def run_cycle(
@@ -396,11 +398,11 @@ class _Cycle:
     async def _known_keys(self, feeds: list[tuple[_Claimed, list[ParsedEntry]]]) -> list[set[str]]:
         """Each feed's entries that are stored already.
 
-        A feed with no body read before has none and is not looked up; when no feed
-        of the call has one, neither a thread nor a transaction is used: the writer
-        waits for this, and a first cycle makes hundreds of such calls.
+        A feed that had none when claimed is not looked up; when no feed of the call
+        had any, neither a thread nor a transaction is used: the writer waits for
+        this, and a first cycle makes hundreds of such calls.
         """
-        if all(claimed.state.body_hash is None for claimed, _ in feeds):
+        if not any(claimed.has_entries for claimed, _ in feeds):
             return [set() for _ in feeds]
         return await asyncio.to_thread(self._read_known_keys, feeds)
 
@@ -408,7 +410,7 @@ class _Cycle:
         with transaction(self.engine) as session:
             return [
                 known_entry_keys(session, claimed.feed_id, [e.entry_key for e in entries])
-                if claimed.state.body_hash is not None
+                if claimed.has_entries
                 else set()
                 for claimed, entries in feeds
             ]
@@ -424,7 +426,8 @@ class _Cycle:
                 cycle_started_at=self.started_at,
                 include_not_due=self.include_not_due,
             )
-            return [_snapshot(feed) for feed in feeds]
+            stored = feeds_with_entries(session, [feed.id for feed in feeds])
+            return [_snapshot(feed, feed.id in stored) for feed in feeds]
 
     def _release(self, claimed: _Claimed) -> None:
         with transaction(self.engine) as session:
@@ -513,6 +516,7 @@ class _Cycle:
                     entries=parsed.entries,
                     now=now,
                     title_window=timedelta(days=self.settings.dedupe.title_window_days),
+                    none_stored=not claimed.has_entries,
                 )
                 # new and changed items are tagged in the transaction that stores them
                 tagger = _TaggedAhead(self.tagger, self.tagged_ahead)
@@ -630,8 +634,9 @@ class _Waiting:
         await self._low.wait()
 
 
-def _snapshot(feed: Feed) -> _Claimed:
+def _snapshot(feed: Feed, has_entries: bool) -> _Claimed:
     return _Claimed(
+        has_entries=has_entries,
         feed_id=feed.id,
         source_id=feed.source_id,
         url=feed.url,

@@ -19,6 +19,7 @@ from monitor.feeds.fetch import FetchRequest, FetchResult
 from monitor.feeds.parse import parse_feed
 from monitor.pipeline import _Cycle, _Read, _snapshot, run_cycle
 from monitor.store.feeds import add_feed
+from monitor.store.items import store_entries
 from monitor.store.models import Entry, Feed, FetchEvent, Item, Tag
 from monitor.store.session import transaction
 from monitor.store.tags import item_input
@@ -264,6 +265,27 @@ def test_a_feed_read_before_has_only_its_new_entries_tagged_ahead(engine, feed_s
     assert tagged == [2, 1]
 
 
+def test_entries_stored_before_any_fetch_are_known_to_the_first_cycle(engine, feed_server):
+    # a backfill stores a feed's entries before the cycle ever reads its body
+    entries = [("b1", "Neutral status talks resume", "https://e.org/b1")]
+    url = feed_server.add("/f.xml", rss(*entries))
+    feed_id = add(engine, url)
+    with transaction(engine) as session:
+        feed = session.get_one(Feed, feed_id)
+        store_entries(
+            session, source_id=feed.source_id, feed_id=feed_id, now=NOW, origin="backfill",
+            entries=parse_feed(rss(*entries), url=url, fetched_at=NOW).entries,
+            title_window=timedelta(days=3),
+        )  # fmt: skip
+    feed_server.add("/f.xml", rss(("b1", "Neutral status talks resume in Vienna", entries[0][2])))
+    report = cycle(engine)
+    assert (report.items.new, report.items.updated) == (0, 1)
+    with transaction(engine) as session:
+        titles = session.scalars(select(Item.title)).all()
+        assert titles == ["Neutral status talks resume in Vienna"]
+        assert session.scalar(select(func.count()).select_from(Entry)) == 1
+
+
 def test_feeds_with_nothing_to_read_are_recorded_together(engine, feed_server):
     urls = [
         feed_server.add(f"/{n}.xml", rss((f"g{n}", f"T{n}", f"https://e.org/{n}")))
@@ -316,7 +338,7 @@ def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engi
     cycle = _Cycle(settings, engine, "test", None, NOW, load_tagger(settings.tagging))
     cycle.pending = asyncio.Semaphore(0)  # the writer gives back each feed's place
     with transaction(engine) as session:
-        claimed = [_snapshot(session.get_one(Feed, feed_id)) for feed_id in ids]
+        claimed = [_snapshot(session.get_one(Feed, feed_id), False) for feed_id in ids]
     ready = []
     for n, feed in enumerate(claimed):
         body = rss((f"g{n}", f"Story {n}", f"https://e.org/s{n}"))

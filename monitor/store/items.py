@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.feeds.parse import ParsedEntry
-from monitor.store.models import Entry, Item
+from monitor.store.models import Entry, Feed, Item
 
 #: a title this short ("Statement", "Press briefing") says nothing about identity
 _MIN_TITLE_KEY_WORDS = 4
@@ -40,6 +40,9 @@ _KNOWN_ENTRIES = select(Entry).where(
 )
 _KNOWN_KEYS = select(Entry.entry_key).where(
     Entry.feed_id == bindparam("feed_id"), Entry.entry_key.in_(bindparam("keys", expanding=True))
+)
+_FEEDS_WITH_ENTRIES = select(Feed.id).where(
+    Feed.id.in_(bindparam("ids", expanding=True)), exists().where(Entry.feed_id == Feed.id)
 )
 _ITEMS_BY_ID = select(Item).where(Item.id.in_(bindparam("ids", expanding=True)))
 _ITEMS_BY_URL = select(Item).where(Item.canonical_url.in_(bindparam("urls", expanding=True)))
@@ -104,19 +107,22 @@ def store_entries(
     now: datetime,
     title_window: timedelta,
     origin: str = "feed",
+    none_stored: bool = False,
 ) -> StoreCounts:
     """Insert new entries, update changed ones, link syndicated copies.
 
     The batch runs in one savepoint. On PostgreSQL another worker may store one
     of its stories or entries between our lookups and our insert; the unique
     constraints then refuse the batch, and it is stored again one entry at a
-    time, each entry looking again at what is stored by then.
+    time, each entry looking again at what is stored by then. `none_stored`: the
+    caller knows the feed had no entry stored, so none is looked up (had another
+    worker stored some since, the constraints refuse the batch the same way).
     """
     batch = _Batch(source_id, feed_id, now, title_window, origin)
     unique: dict[str, ParsedEntry] = {}
     for entry in entries:
         unique.setdefault(entry.entry_key, entry)
-    known = _known_entries(session, feed_id, list(unique))
+    known = {} if none_stored else _known_entries(session, feed_id, list(unique))
     if all(key in known for key in unique):
         # nothing to insert, so nothing another worker can have inserted first
         return _store_batch(session, batch, list(unique.values()), known)
@@ -400,6 +406,14 @@ def _long_title(title_key: str) -> bool:
 def _same_summary(stored: str, new: str) -> bool:
     a, b = stored[:_SUMMARY_PREFIX].casefold(), new[:_SUMMARY_PREFIX].casefold()
     return not a or not b or a == b
+
+
+def feeds_with_entries(session: Session, feed_ids: list[int]) -> set[int]:
+    """Which of these feeds have an entry stored (each answered by one index probe)."""
+    found: set[int] = set()
+    for chunk in _chunks(feed_ids, _CHUNK):
+        found.update(session.scalars(_FEEDS_WITH_ENTRIES, {"ids": chunk}))
+    return found
 
 
 def known_entry_keys(session: Session, feed_id: int, keys: list[str]) -> set[str]:
