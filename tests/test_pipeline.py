@@ -17,7 +17,7 @@ from monitor import pool
 from monitor.config import FeedSettings
 from monitor.feeds.fetch import FetchRequest, FetchResult
 from monitor.feeds.parse import parse_feed
-from monitor.pipeline import _Cycle, _Read, _snapshot, run_cycle
+from monitor.pipeline import _READ_LINGER, _Cycle, _Read, _snapshot, run_cycle
 from monitor.store.feeds import add_feed
 from monitor.store.items import store_entries
 from monitor.store.models import Entry, Feed, FetchEvent, Item, Tag
@@ -332,8 +332,9 @@ def test_feeds_with_nothing_to_read_share_transactions_and_their_feed_query(engi
     assert len(feed_lookups) < 7, f"{len(feed_lookups)} feeds read one at a time"
 
 
-def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engine):
-    ids = [add(engine, f"https://e.org/{n}.xml") for n in range(4)]
+def _writer_with_ready_feeds(engine, feeds):
+    """A cycle's writer, and `feeds` new feeds read and tagged, ready for it to store."""
+    ids = [add(engine, f"https://e.org/{n}.xml") for n in range(feeds)]
     settings = make_settings()
     cycle = _Cycle(settings, engine, "test", None, NOW, load_tagger(settings.tagging))
     cycle.pending = asyncio.Semaphore(0)  # the writer gives back each feed's place
@@ -346,6 +347,31 @@ def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engi
         result = FetchResult(request, NOW, 0.1, feed.url, status=200, body=body)
         parsed = parse_feed(body, url=feed.url, fetched_at=NOW)
         ready.append((feed, result, _Read(body_hash=f"h{n}", parsed=parsed, tagged=True)))
+    return cycle, ids, ready
+
+
+def test_a_feed_ready_alone_waits_a_moment_for_another_to_share_its_transaction(engine):
+    cycle, _ids, ready = _writer_with_ready_feeds(engine, 2)
+    commits = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+
+    async def arrive_apart():
+        results = asyncio.Queue()
+
+        def second_and_last():  # while the first one waits
+            results.put_nowait(ready[1])
+            results.put_nowait(None)  # the end of fetching
+
+        results.put_nowait(ready[0])
+        asyncio.get_running_loop().call_later(_READ_LINGER / 4, second_and_last)
+        await cycle._store_all(None, results)
+
+    asyncio.run(arrive_apart())
+    assert (len(commits), count(engine, Item), cycle.report.feeds_ok) == (1, 2, 2)
+
+
+def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engine):
+    cycle, ids, ready = _writer_with_ready_feeds(engine, 4)
     commits = []
     event.listen(engine, "commit", lambda _conn: commits.append(1))
     asyncio.run(cycle._store_together(ready[:2]))
