@@ -116,6 +116,7 @@ def generate(path: Path, count: int, seed: int = 7) -> dict[str, float]:
     span = (LAST - FIRST).total_seconds()
     item_rows: list[tuple[Any, ...]] = []
     tag_rows: list[tuple[Any, ...]] = []
+    score_rows: list[tuple[Any, ...]] = []
     insert_seconds = 0.0
 
     def flush() -> None:
@@ -134,9 +135,15 @@ def generate(path: Path, count: int, seed: int = 7) -> dict[str, float]:
             " created_at) VALUES (?,?,?,?,?,?,'bench-1',?)",
             tag_rows,
         )
+        conn.executemany(
+            "INSERT INTO item_scores (item_id, topics, frames, top_topic_score, evidence,"
+            " tagger_version, created_at) VALUES (?,?,?,?,?,'bench-1',?)",
+            score_rows,
+        )
         conn.commit()
         item_rows.clear()
         tag_rows.clear()
+        score_rows.clear()
         insert_seconds += time.perf_counter() - t0
 
     t_gen = time.perf_counter()
@@ -177,40 +184,31 @@ def generate(path: Path, count: int, seed: int = 7) -> dict[str, float]:
             chosen_frames.add(frames[(rng.randint(0, 5) + (3 if late else 0)) % len(frames)])
             if rng.random() < 0.2:
                 chosen_frames.add(frames[rng.randint(0, len(frames) - 1)])
+        scores: dict[str, dict[str, float]] = {"topic": {}, "frame": {}}
+        evidence = []
         for kind, labels, chosen in (
             ("topic", topics, chosen_topics),
             ("frame", frames, chosen_frames),
         ):
             for label in labels:
                 positive = label in chosen
-                evidence = (
-                    json.dumps(
-                        [
-                            {
-                                "label": label,
-                                "kind": "rule",
-                                "rule": "bench",
-                                "text": "nato",
-                                "field": "title",
-                                "start": 0,
-                                "end": 4,
-                            }
-                        ]
-                    )
-                    if positive
-                    else "[]"
-                )
-                tag_rows.append(
-                    (
-                        item_id,
-                        kind,
-                        label,
-                        0.9 if positive else 0.05,
-                        int(positive),
-                        evidence,
-                        published,
-                    )
-                )
+                scores[kind][label] = 0.9 if positive else 0.05
+                if not positive:
+                    continue
+                found = {"label": label, "kind": "rule", "rule": "bench", "text": "nato",
+                         "field": "title", "start": 0, "end": 4}  # fmt: skip
+                evidence.append(found)
+                tag_rows.append((item_id, kind, label, 0.9, 1, json.dumps([found]), published))
+        score_rows.append(
+            (
+                item_id,
+                json.dumps(scores["topic"]),
+                json.dumps(scores["frame"]),
+                max(scores["topic"].values()),
+                json.dumps(evidence),
+                published,
+            )
+        )
         if len(item_rows) >= CHUNK:
             flush()
     flush()

@@ -79,7 +79,7 @@ def generate(db_path: Path, items: int, seed: int = 7) -> float:
     version = "2026.01-bench00"
     batch = 10_000
     for first in range(1, items + 1, batch):
-        item_rows, tag_rows, corrections = [], [], []
+        item_rows, tag_rows, score_rows, corrections = [], [], [], []
         for item_id in range(first, min(first + batch, items + 1)):
             words = rng.choices(WORDS, k=12)
             title = " ".join(words[:7]).capitalize()
@@ -92,14 +92,20 @@ def generate(db_path: Path, items: int, seed: int = 7) -> float:
                  "", "", "", "en", "feed", _sqlite_time(published), 0, now, now,
                  f"{item_id:064x}")
             )  # fmt: skip
+            scores: dict[str, dict[str, float]] = {"topic": {}, "frame": {}}
+            evidence = []
             for kind, label in labels:
-                score = round(rng.random(), 4)
-                evidence = (
-                    json.dumps([{"label": label, "kind": "rule", "rule": f"{label}_1"}])
-                    if score > 0.8
-                    else "[]"
-                )
-                tag_rows.append((item_id, kind, label, score, score > 0.5, evidence, version, now))
+                score = scores[kind][label] = round(rng.random(), 4)
+                found = [{"label": label, "kind": "rule", "rule": f"{label}_1"}] * (score > 0.8)
+                evidence += found
+                if score > 0.5:
+                    tag_rows.append(
+                        (item_id, kind, label, score, True, json.dumps(found), version, now)
+                    )
+            score_rows.append(
+                (item_id, json.dumps(scores["topic"]), json.dumps(scores["frame"]),
+                 max(scores["topic"].values()), json.dumps(evidence), version, now)
+            )  # fmt: skip
             if item_id % 50 == 0:
                 corrections.append((item_id, "frame", labels[-1][1], 1, "analyst", "checked", now))
         conn.executemany(
@@ -114,6 +120,11 @@ def generate(db_path: Path, items: int, seed: int = 7) -> float:
             "INSERT INTO tags (item_id, kind, label, score, is_positive, evidence, "
             "tagger_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             tag_rows,
+        )
+        conn.executemany(
+            "INSERT INTO item_scores (item_id, topics, frames, top_topic_score, evidence, "
+            "tagger_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            score_rows,
         )
         conn.executemany(
             "INSERT INTO analyst_labels (item_id, kind, label, applies, analyst, note, "

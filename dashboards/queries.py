@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -36,6 +37,7 @@ from monitor.store.models import (
     Feed,
     Item,
     ItemCount,
+    ItemScores,
     ItemTheme,
     Source,
     Tag,
@@ -574,7 +576,7 @@ def search_items(
 
 
 def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:
-    """One item with all its tag rows and its analysts' corrections."""
+    """One item with every label's score and its analysts' corrections."""
     with engine.connect() as conn:
         row = conn.execute(
             select(
@@ -594,13 +596,7 @@ def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:
         ).first()
         if row is None:
             return None
-        tags = conn.execute(
-            select(
-                Tag.kind, Tag.label, Tag.score, Tag.is_positive, Tag.evidence, Tag.tagger_version
-            )
-            .where(Tag.item_id == item_id)
-            .order_by(Tag.kind.desc(), Tag.score.desc())
-        ).all()
+        tags = _item_tags(conn, item_id)
         corrections = conn.execute(
             select(
                 AnalystLabel.kind,
@@ -632,6 +628,35 @@ def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:
             columns=["kind", "label", "applies", "analyst", "note", "created_at"],
         ),
     }
+
+
+def _item_tags(conn: Connection, item_id: int) -> list[tuple[Any, ...]]:
+    """(kind, label, score, is_positive, evidence, tagger_version) of every label, topics
+    first, each kind by score: the scores row, and the Tag rows of the labels that apply."""
+    applying = {
+        t.label: t
+        for t in conn.execute(
+            select(Tag.kind, Tag.label, Tag.score, Tag.evidence, Tag.tagger_version).where(
+                Tag.item_id == item_id, Tag.is_positive.is_(True)
+            )
+        )
+    }
+    scores = conn.execute(select(ItemScores).where(ItemScores.item_id == item_id)).first()
+    rows = []
+    if scores is not None:
+        for kind, labels in (("topic", scores.topics), ("frame", scores.frames)):
+            for label, score in labels.items():
+                evidence = [e for e in scores.evidence if e.get("label") == label]
+                rows.append(
+                    (kind, label, score, label in applying, evidence, scores.tagger_version)
+                )
+    known = {row[1] for row in rows}
+    rows += [
+        (t.kind, t.label, t.score, True, t.evidence, t.tagger_version)
+        for t in applying.values()
+        if t.label not in known
+    ]
+    return sorted(rows, key=lambda row: (row[0] != "topic", -row[2]))
 
 
 def store_correction(

@@ -163,7 +163,7 @@ def seed_dashboard(engine: Engine) -> None:
 
     from sqlalchemy import insert
 
-    from monitor.store.models import Feed, Item, Source, Tag
+    from monitor.store.models import Feed, Item, ItemScores, Source, Tag
 
     settings = make_settings()
     topics = [t.id for t in settings.tagging.topics]
@@ -175,7 +175,7 @@ def seed_dashboard(engine: Engine) -> None:
     ]
     now = datetime(2022, 7, 1, tzinfo=UTC)
     first = date.fromisoformat(DASHBOARD_FIRST_MONDAY)
-    items, tags = [], []
+    items, tags, item_scores = [], [], []
     with engine.begin() as conn:
         for sid, (name, kind, country, language, status, line) in enumerate(publishers, 1):
             conn.execute(
@@ -238,16 +238,19 @@ def seed_dashboard(engine: Engine) -> None:
                             "fetched_at": published,
                         }
                     )
+                    scores: dict[str, dict[str, float]] = {"topic": {}, "frame": {}}
+                    evidence: list[dict[str, object]] = []
                     for kind, labels, chosen in (
                         ("topic", topics, topic),
                         ("frame", frames, frame),
                     ):
                         for label in labels:
                             positive = label == chosen
-                            evidence = []
+                            scores[kind][label] = 0.9 if positive else 0.05
+                            found = []
                             if positive and kind == "topic" and "join NATO" in title:
                                 start = title.index("join NATO")
-                                evidence = [
+                                found = [
                                     {
                                         "label": label,
                                         "kind": "rule",
@@ -258,18 +261,31 @@ def seed_dashboard(engine: Engine) -> None:
                                         "end": start + 9,
                                     }
                                 ]
-                            tags.append(
-                                {
-                                    "item_id": item_id,
-                                    "kind": kind,
-                                    "label": label,
-                                    "score": 0.9 if positive else 0.05,
-                                    "is_positive": positive,
-                                    "evidence": evidence,
-                                    "tagger_version": "test-1",
-                                }
-                            )
+                            evidence += found
+                            if positive:
+                                tags.append(
+                                    {
+                                        "item_id": item_id,
+                                        "kind": kind,
+                                        "label": label,
+                                        "score": 0.9,
+                                        "is_positive": True,
+                                        "evidence": found,
+                                        "tagger_version": "test-1",
+                                    }
+                                )
+                    item_scores.append(
+                        {
+                            "item_id": item_id,
+                            "tagger_version": "test-1",
+                            "topics": scores["topic"],
+                            "frames": scores["frame"],
+                            "top_topic_score": max(scores["topic"].values()),
+                            "evidence": evidence,
+                        }
+                    )
         conn.execute(insert(Item), items)
+        conn.execute(insert(ItemScores), item_scores)
         conn.execute(insert(Tag), tags)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, event, select
 from monitor.cli import cli
 from monitor.config import RuleSettings, load_settings
 from monitor.store.feeds import get_or_create_source
-from monitor.store.models import AnalystLabel, Item, Tag
+from monitor.store.models import AnalystLabel, Item, ItemScores, Tag
 from monitor.store.session import transaction
 from monitor.store.tags import corrections_as_labeled, tag_items
 from monitor.tagging import tagger as tagger_module
@@ -199,19 +199,27 @@ def test_stored_items_get_every_score_with_version_and_retag_replaces_them(engin
         item_id = _store_item(session, "Allies debate whether Ukraine can join NATO")
         tag_items(session, tagger, [item_id])
     with transaction(engine) as session:
+        scores = session.get_one(ItemScores, item_id)
         tags = session.scalars(select(Tag).where(Tag.item_id == item_id)).all()
-    assert {t.label for t in tags} == set(TOPICS) | set(FRAMES)
+    assert set(scores.topics) == set(TOPICS) and set(scores.frames) == set(FRAMES)
+    assert scores.top_topic_score == max(scores.topics.values())
+    assert scores.tagger_version == tagger.version
+    # tag rows: the labels that apply, each with the evidence behind it
+    assert "nato_membership" in {t.label for t in tags}
+    assert all(t.is_positive and t.evidence for t in tags)
     assert {t.tagger_version for t in tags} == {tagger.version}
-    positive = {t.label for t in tags if t.is_positive}
-    assert "nato_membership" in positive
-    assert all(t.evidence for t in tags if t.is_positive)
+    assert all(t.score == {**scores.topics, **scores.frames}[t.label] for t in tags)
+    assert [e for e in scores.evidence if e["label"] == "nato_membership"] == next(
+        t.evidence for t in tags if t.label == "nato_membership"
+    )
 
     rules_only = Tagger(SETTINGS.tagging)
     with transaction(engine) as session:
         tag_items(session, rules_only, [item_id])
     with transaction(engine) as session:
         versions = set(session.scalars(select(Tag.tagger_version).where(Tag.item_id == item_id)))
-    assert versions == {rules_only.version}
+        scores = session.get_one(ItemScores, item_id)
+    assert versions == {rules_only.version} == {scores.tagger_version}
 
 
 def test_items_just_created_are_tagged_from_hand_as_read_back_and_the_rest_read(engine, tagger):
@@ -222,6 +230,7 @@ def test_items_just_created_are_tagged_from_hand_as_read_back_and_the_rest_read(
         tag_items(session, tagger, [first, second])
         by_id = _tag_rows(session)
         session.execute(delete(Tag))
+        session.execute(delete(ItemScores))
         in_hand = session.get_one(Item, first)
         statements: list[str] = []
 
@@ -232,15 +241,20 @@ def test_items_just_created_are_tagged_from_hand_as_read_back_and_the_rest_read(
         tag_items(session, tagger, [first, second], created=[in_hand])
         event.remove(session.connection(), "before_cursor_execute", record)
         assert _tag_rows(session) == by_id
-    # only the other item is read back, and only its earlier tags deleted
-    assert [s.split()[0] for s in statements] == ["SELECT", "DELETE", "INSERT"]
+    # only the other item is read back, and only its earlier tags and scores deleted
+    assert [s.split()[0] for s in statements] == ["SELECT", "DELETE", "DELETE", "INSERT", "INSERT"]
 
 
 def _tag_rows(session):
-    return sorted(
+    tags = sorted(
         (t.item_id, t.label, t.score, t.is_positive, t.tagger_version)
         for t in session.scalars(select(Tag))
     )
+    scores = sorted(
+        (s.item_id, s.topics, s.frames, s.evidence, s.tagger_version)
+        for s in session.scalars(select(ItemScores))
+    )
+    return tags, scores
 
 
 def test_analyst_corrections_become_training_items(engine, tagger):
@@ -291,8 +305,9 @@ def test_fetched_items_are_tagged_in_the_transaction_that_stores_them(engine, fe
     with transaction(engine) as session:
         items = {i.id: i.title for i in session.scalars(select(Item))}
         tags = session.scalars(select(Tag)).all()
+        scores = session.scalars(select(ItemScores)).all()
     assert len(items) == 2
-    assert {(t.item_id, t.label) for t in tags} == {
+    assert {(s.item_id, label) for s in scores for label in (*s.topics, *s.frames)} == {
         (item_id, label) for item_id in items for label in TOPICS + FRAMES
     }
     positive = {items[t.item_id] for t in tags if t.is_positive and t.label == "nato_membership"}
@@ -333,7 +348,8 @@ def test_imported_items_are_tagged_in_the_import_transaction(sqlite_engine, tmp_
     import_file(make_settings(), sqlite_engine, path)
     with transaction(sqlite_engine) as session:
         tags = session.scalars(select(Tag)).all()
-    assert {t.label for t in tags} == set(TOPICS) | set(FRAMES)
+        (scores,) = session.scalars(select(ItemScores)).all()
+    assert set(scores.topics) | set(scores.frames) == set(TOPICS) | set(FRAMES)
     assert "nato_membership" in {t.label for t in tags if t.is_positive}
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, exists, literal, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, exists, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.config import SOURCE_TYPES, Settings
 from monitor.errors import InputError
-from monitor.store.models import AnalystLabel, Feed, Item, Source, Tag
+from monitor.store.models import AnalystLabel, Feed, Item, ItemScores, Source, Tag
 from monitor.store.search import in_id_order, search_words, text_matches
 
 #: items read per query; the tags and analyst labels of a chunk are read with one IN list each
@@ -161,13 +161,24 @@ def _day_start(day: date) -> datetime:
 
 
 def _tag_condition(kind: str, labels: tuple[str, ...], min_score: float | None) -> Any:
+    if min_score is not None:
+        return _score_condition(kind, labels, min_score)
     # an alias, so a query that also joins tags (the series) does not correlate with it
     tag = aliased(Tag)
-    passes = tag.is_positive.is_(True) if min_score is None else tag.score >= min_score
-    conditions = [tag.item_id == Item.id, tag.kind == kind, passes]
+    conditions = [tag.item_id == Item.id, tag.kind == kind, tag.is_positive.is_(True)]
     if labels:
         conditions.append(tag.label.in_(labels))
     return exists().where(and_(*conditions))
+
+
+def _score_condition(kind: str, labels: tuple[str, ...], min_score: float) -> Any:
+    """Some of these labels' scores (no labels: some topic's) reach min_score."""
+    if not labels:
+        reached = ItemScores.top_topic_score >= min_score
+    else:
+        scores = ItemScores.topics if kind == "topic" else ItemScores.frames
+        reached = or_(*(scores[label].as_float() >= min_score for label in labels))
+    return exists().where(ItemScores.item_id == Item.id, reached)
 
 
 def filtered(query: _Query, selection: ItemFilter) -> _Query:
@@ -296,32 +307,45 @@ def _item_chunk(
 
 
 def _tags_of(session: Session, ids: list[int]) -> dict[int, dict[str, TagValue]]:
-    found: dict[int, dict[str, TagValue]] = {}
-    # evidence as text: most tags have none, and decoding "[]" per tag costs half the export
-    result = session.connection().execute(
-        select(
-            Tag.item_id,
-            Tag.label,
-            Tag.score,
-            Tag.is_positive,
-            cast(Tag.evidence, Text),
-            Tag.tagger_version,
-        )
-        .where(Tag.item_id.in_(ids))
+    """Every label's score (ItemScores), positive where a Tag row says the label applies."""
+    connection = session.connection()
+    applying: dict[int, dict[str, TagValue]] = {}
+    for item_id, label, score, evidence_text, version in connection.execute(
+        select(Tag.item_id, Tag.label, Tag.score, cast(Tag.evidence, Text), Tag.tagger_version)
+        .where(Tag.item_id.in_(ids), Tag.is_positive.is_(True))
         .order_by(Tag.item_id, Tag.id)
+    ):
+        applying.setdefault(item_id, {})[label] = TagValue(
+            float(score), True, _evidence(evidence_text), version
+        )
+    # the JSON as text, decoded here: the driver's JSON processors cost more than this loop
+    result = connection.execute(
+        select(
+            ItemScores.item_id,
+            cast(ItemScores.topics, Text),
+            cast(ItemScores.frames, Text),
+            cast(ItemScores.evidence, Text),
+            ItemScores.tagger_version,
+        ).where(ItemScores.item_id.in_(ids))
     )
-    # the driver's plain tuples: there are a dozen tag rows per item, and
-    # SQLAlchemy's Row objects cost more than the rest of this loop
     rows = result.cursor.fetchall()
     result.close()
-    for item_id, label, score, positive, evidence, version in rows:
-        tags = found.get(item_id)
-        if tags is None:
-            tags = found[item_id] = {}
-        # the newest row of a label wins should two tagger versions coexist
-        tags[label] = TagValue(
-            float(score), bool(positive), _evidence(evidence) if evidence != "[]" else [], version
-        )
+    found: dict[int, dict[str, TagValue]] = {}
+    for item_id, topics, frames, all_evidence, version in rows:
+        evidence = _evidence(all_evidence)
+        positive = applying.pop(item_id, {})
+        found[item_id] = tags = {}
+        for label, score in (*json.loads(topics).items(), *json.loads(frames).items()):
+            tags[label] = TagValue(
+                float(score),
+                label in positive,
+                [e for e in evidence if e.get("label") == label] if evidence else [],
+                version,
+            )
+        tags.update({label: tag for label, tag in positive.items() if label not in tags})
+    # labels that apply to items without a scores row: written by hand, not by a tagger
+    for item_id, labels in applying.items():
+        found[item_id] = labels
     return found
 
 

@@ -42,10 +42,10 @@ from monitor.feeds.normalize import (
 from monitor.feeds.parse import ParsedEntry, detect_language, entry_content_hash
 from monitor.store.feeds import get_or_create_source
 from monitor.store.items import store_entries
-from monitor.store.models import AnalystLabel, Item, Tag
+from monitor.store.models import AnalystLabel, Item
 from monitor.store.session import transaction
-from monitor.store.tags import tag_items
-from monitor.tagging.tagger import Tagger
+from monitor.store.tags import replace_tags, tag_items
+from monitor.tagging.tagger import Tagger, TagResult
 from monitor.tagging.train import load_tagger
 
 FORMATS = ("csv", "jsonl")
@@ -260,23 +260,26 @@ def _restore_exported(settings: Settings, session: Session, item_id: int, row: I
         session.get_one(Item, item_id).fetched_at = row.fetched_at
     kinds = {t.id: "topic" for t in settings.tagging.topics}
     kinds.update({f.id: "frame" for f in settings.tagging.frames})
+    scores: dict[str, dict[str, float]] = {"topic": {}, "frame": {}}
     for tag in row.tags:
         if tag.label not in kinds:
             raise ImportFailed(
                 f"line {row.line}: column {tag.label!r} is not a topic or frame of the codebook; "
                 "nothing stored"
             )
-        session.add(
-            Tag(
-                item_id=item_id,
-                kind=kinds[tag.label],
-                label=tag.label,
-                score=tag.score,
-                is_positive=tag.is_positive,
-                evidence=list(tag.evidence),
-                tagger_version=tag.tagger_version,
-            )
+        scores[kinds[tag.label]][tag.label] = tag.score
+    if row.tags:
+        applying = {tag.label for tag in row.tags if tag.is_positive}
+        exported = TagResult(
+            topics=scores["topic"],
+            topic_labels=[label for label in scores["topic"] if label in applying],
+            frames=scores["frame"],
+            frame_labels=[label for label in scores["frame"] if label in applying],
+            evidence=[found for tag in row.tags for found in tag.evidence],
+            language=row.language or "",
+            tagger_version=row.tags[0].tagger_version,
         )
+        replace_tags(session, [(item_id, exported)], untagged={item_id})
     for label in row.analyst_labels:
         session.add(AnalystLabel(item_id=item_id, **label))
     session.flush()

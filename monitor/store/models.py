@@ -201,7 +201,12 @@ class FetchEvent(Base):
 
 
 class Tag(Base):
-    """A topic or frame score from one tagger version."""
+    """A topic or frame that applies to an item, by one tagger version: what filters,
+    counts, themes and alerts read. Every label's score is in ItemScores.
+
+    Rows written before migration 0006 may also be of labels that do not apply
+    (`is_positive` false); the migration moved their scores to ItemScores.
+    """
 
     __tablename__ = "tags"
     __table_args__ = (
@@ -221,6 +226,31 @@ class Tag(Base):
     is_positive: Mapped[bool] = mapped_column(Boolean)
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     tagger_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemScores(Base):
+    """One item's tagging: every topic's and frame's score and all the evidence.
+
+    One row per item rather than a tag row per label: the benchmark's first fetch
+    wrote 35,520 tag rows, each through three indexes and the count triggers, for
+    six labels that applied (docs/dashboard-data.md). Exports, the item page and
+    the score filters read this; the labels that apply are also in Tag.
+    """
+
+    __tablename__ = "item_scores"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    tagger_version: Mapped[str] = mapped_column(String(64))
+    #: label -> score 0..1
+    topics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    frames: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the highest of `topics`: "some topic's score reaches x" without reading the JSON
+    top_topic_score: Mapped[float] = mapped_column(Float, default=0.0)
+    #: the rule and model evidence of every label, each element naming its label
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

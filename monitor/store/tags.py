@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import AnalystLabel, Item, Tag
+from monitor.store.models import AnalystLabel, Item, ItemScores, Tag
 from monitor.tagging.dataset import LabeledItem
 from monitor.tagging.tagger import TagInput, TagResult
 
@@ -73,33 +73,47 @@ def item_input(item: _ItemTexts) -> TagInput:
 def replace_tags(
     session: Session, tagged: Sequence[tuple[int, TagResult]], *, untagged: Collection[int] = ()
 ) -> None:
-    """`untagged`: items known to have no tags yet, so nothing to delete."""
+    """Store each item's scores (one ItemScores row) and the labels that apply (Tag rows).
+
+    `untagged`: items known to have no tags yet, so nothing to delete.
+    """
     ids = [item_id for item_id, _ in tagged if item_id not in untagged]
     if ids:
         session.execute(delete(Tag).where(Tag.item_id.in_(ids)))
-    rows = []
+        session.execute(delete(ItemScores).where(ItemScores.item_id.in_(ids)))
+    scores, applying = [], []
     for item_id, result in tagged:
-        evidence: dict[str, list[dict[str, Any]]] = {}
-        for found in result.evidence:
-            evidence.setdefault(found["label"], []).append(found)
-        for kind, scores, labels in (
-            ("topic", result.topics, result.topic_labels),
-            ("frame", result.frames, result.frame_labels),
+        scores.append(
+            {
+                "item_id": item_id,
+                "tagger_version": result.tagger_version,
+                "topics": result.topics,
+                "frames": result.frames,
+                "top_topic_score": max(result.topics.values(), default=0.0),
+                "evidence": result.evidence,
+            }
+        )
+        for kind, labels, label_scores in (
+            ("topic", result.topic_labels, result.topics),
+            ("frame", result.frame_labels, result.frames),
         ):
-            for label, score in scores.items():
-                rows.append(
+            for label in labels:
+                applying.append(
                     {
                         "item_id": item_id,
                         "kind": kind,
                         "label": label,
-                        "score": score,
-                        "is_positive": label in labels,
-                        "evidence": evidence.get(label, []),
+                        "score": label_scores[label],
+                        "is_positive": True,
+                        "evidence": [e for e in result.evidence if e["label"] == label],
                         "tagger_version": result.tagger_version,
                     }
                 )
-    if rows:
-        session.connection().execute(insert(Tag), rows)
+    connection = session.connection()
+    if scores:
+        connection.execute(insert(ItemScores), scores)
+    if applying:
+        connection.execute(insert(Tag), applying)
 
 
 def item_ids_to_retag(
