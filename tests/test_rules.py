@@ -39,6 +39,17 @@ def labels(fields, language):
     return {h.label for h in RULES.match(fields, language)}
 
 
+def test_offsets_point_into_the_text_as_written_whatever_case_folding_does():
+    # "ẞ" and "ß" fold to "ss": the folded words are longer than the words as written
+    text = "STRAẞE, Maße — und dann: Ukraine's neutral   status, and later security-guarantees."
+    hits = RULES.match({"summary": text}, "en")
+    assert [(h.label, text[h.start : h.end]) for h in hits] == [
+        ("neutrality", "neutral   status"),
+        ("security_guarantees", "security-guarantees"),
+    ]
+    assert all(text[h.start : h.end] == h.text for h in hits)
+
+
 def test_proximity_requires_nato_within_the_window():
     assert labels({"title": "Ukraine wants to join NATO soon"}, "en") == {"nato_membership"}
     far = "Ukraine wants to join the single market of the union, while NATO leaders met"

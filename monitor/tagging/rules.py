@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 #: how much a match counts by where it was found
 FIELD_WEIGHTS: Mapping[str, float] = {"title": 1.0, "summary": 0.8, "content": 0.6}
@@ -27,6 +28,7 @@ ANY_LANGUAGE = "*"
 #: an exclusion this many words or fewer from a hit cancels it ("loan and credit guarantees")
 EXCLUSION_WINDOW = 3
 _WORD = re.compile(r"\w+")
+_WORD_SPLIT = re.compile(r"(\w+)")
 _FLEXIBLE_GAP = re.compile(r"[\s\-–—]+")
 #: bounds the per-language word cache of the matcher: about 120 bytes a word, so at
 #: most ~6 MiB per language in every process that tags (the worker, each parse process)
@@ -261,14 +263,18 @@ def _scan(compiled: _Language, text: str) -> list[_Match]:
     """Phrase matches in one pass: every phrase that starts at a word counts, with its own
     span, and the scan then moves past the longest, whose words are consumed.
 
-    Most words start no phrase and most fields hold none that does: the words are
-    first read without their offsets, and the offsets only when some word may start one.
+    One split gives the words and what lies between them as strings; the words'
+    offsets are summed from their lengths only when some word may start a phrase.
     """
-    folded = [word.casefold() for word in _WORD.findall(text)]
+    # what precedes word 0, word 0, what lies between words 0 and 1, ..., what follows the last
+    pieces = _WORD_SPLIT.split(text)
+    folded = [word.casefold() for word in pieces[1::2]]
     starts = _starts(compiled, folded)
     if not starts:
         return []
-    words = list(_WORD.finditer(text))
+    between = pieces[0::2]
+    # ends[2k]: where word k starts; ends[2k + 1]: where it ends
+    ends = list(accumulate(map(len, pieces)))
     matches: list[_Match] = []
     position = 0
     for start in starts:
@@ -276,28 +282,40 @@ def _scan(compiled: _Language, text: str) -> list[_Match]:
             continue  # inside the previous match
         found = set()
         for phrase in _candidates(compiled, folded[start]).phrases:
-            last = _match_from(phrase, start, words, folded, text)
+            last = _match_from(phrase, start, folded, between)
             if last is not None:
                 found.add((last, phrase.term))
         if found:
-            offset = words[start].start()
+            offset = ends[2 * start]
             matches.extend(
-                _Match(term, offset, words[last].end(), start, last) for last, term in sorted(found)
+                _Match(term, offset, ends[2 * last + 1], start, last)
+                for last, term in sorted(found)
             )
             position = max(last for last, _term in found) + 1
     return matches
 
 
 def _starts(compiled: _Language, folded: list[str]) -> list[int]:
-    """Positions of the words some phrase may start at, judged by the word and the next."""
+    """Positions of the words some phrase may start at, judged by the word and the next.
+
+    Each distinct word is judged once: a long field repeats its words, and most of
+    them start nothing, so the pass over every position is a set lookup.
+    """
     cached = compiled.starting_at.get
-    starts = []
+    starting = {
+        word: start
+        for word in set(folded)
+        if (start := cached(word) or _candidates(compiled, word)).phrases
+    }
+    if not starting:
+        return []
     last = len(folded) - 1
-    for position, word in enumerate(folded):
-        start = cached(word) or _candidates(compiled, word)
-        if start.phrases and start.may_start(folded[position + 1] if position < last else None):
-            starts.append(position)
-    return starts
+    return [
+        position
+        for position, word in enumerate(folded)
+        if word in starting
+        and starting[word].may_start(folded[position + 1] if position < last else None)
+    ]
 
 
 def _candidates(compiled: _Language, word: str) -> _Start:
@@ -329,19 +347,19 @@ def _start(phrases: tuple[_Phrase, ...]) -> _Start:
 
 
 def _match_from(
-    phrase: _Phrase, position: int, words: list[re.Match[str]], folded: list[str], text: str
+    phrase: _Phrase, position: int, folded: list[str], between: list[str]
 ) -> int | None:
     """Index of the phrase's last word if it matches from `position`, else None.
 
-    The first word matched already: the phrase was found by it."""
+    The first word matched already: the phrase was found by it. `between[k]` is
+    the text before word k."""
     last = position + len(phrase.tokens) - 1
-    if last >= len(words):
+    if last >= len(folded):
         return None
     for k in range(1, len(phrase.tokens)):
         word, token = folded[position + k], phrase.tokens[k]
         if not (word.startswith(token) if phrase.stems[k] else word == token):
             return None
-        gap = text[words[position + k - 1].end() : words[position + k].start()]
-        if not phrase.gaps[k - 1].fullmatch(gap):
+        if not phrase.gaps[k - 1].fullmatch(between[position + k]):
             return None
     return last
