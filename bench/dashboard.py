@@ -279,7 +279,7 @@ def callbacks() -> list[tuple[str, Callable[[], Any]]]:
     }
     none = (None, None, [], [], [], [])
     gov = ("2022-01-01", "2024-12-31", ["government"], [], [], [])
-    click = lambda x, data: {"points": [{"x": x, "customdata": data}]}  # noqa: E731
+    click = lambda x, data: {"x": x, "customdata": data}  # noqa: E731  (a clicked point)
     p = pages
     return [
         (
@@ -292,7 +292,7 @@ def callbacks() -> list[tuple[str, Callable[[], Any]]]:
         ),
         (
             "overview: click a point → items",
-            lambda: p["overview"].drill(click("2022-02-21", ["nato_membership"]), *none, "week"),
+            lambda: p["overview"].items_at(click("2022-02-21", ["nato_membership"]), *none, "week"),
         ),
         (
             "framing: frame shares + shifts (all time, month)",
@@ -305,7 +305,7 @@ def callbacks() -> list[tuple[str, Callable[[], Any]]]:
         ),
         (
             "framing: click a point → items",
-            lambda: p["framing"].drill(
+            lambda: p["framing"].items_at(
                 click("2022-02-01", ["sovereign_choice"]), *none, "nato_membership", "month"
             ),
         ),
@@ -369,14 +369,14 @@ def callbacks() -> list[tuple[str, Callable[[], Any]]]:
         ),
         (
             "compare: click a cell → items",
-            lambda: p["compare"].drill_heatmap(
+            lambda: p["compare"].items_in_cell(
                 click(None, ["media", "factual_report"]), *none, "nato_membership", "source_type"
             ),
         ),
         ("themes: table + trends (week)", lambda: p["themes"].update(None, None, "week")),
         (
             "themes: click a point → items",
-            lambda: p["themes"].drill(click("2024-01-01", [3, "theme 3"]), "week"),
+            lambda: p["themes"].items_at(click("2024-01-01", [3, "theme 3"]), "week"),
         ),
         ("items: first page, no search", lambda: p["items"].search("", [], 0, *none)),
         ("items: search one word", lambda: p["items"].search("ceasefire", [], 0, *none)),
@@ -441,7 +441,7 @@ def report(
         f"`bench/dashboard.py --items {count}` on {platform.python_implementation()} "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs; database {size_mb:,.0f} MB, {count:,} items, "
-        f"{count * 12:,} tag rows. Load average (1 min) during the run: "
+        f"{count:,} scores rows. Load average (1 min) during the run: "
         f"{min(loads):.1f}–{max(loads):.1f}.",
         "",
     ]
