@@ -4,9 +4,10 @@ Revision ID: 0006
 Revises: 0005
 
 A tag row per label and item cost the benchmark's first fetch 35,520 rows, each
-through three indexes and the count triggers, for six labels that applied. The scores of all labels move to item_scores; tags keeps the rows of the
-labels that apply, which is all that filters, counts, themes and alerts read.
-Downgrading writes the other labels' rows back.
+through three indexes and the count triggers, for six labels that applied. The
+scores of all labels move to item_scores; tags keeps the rows of the labels that
+apply, which is all that filters, counts, themes and alerts read. Downgrading
+writes the other labels' rows back.
 
 Create Date: 2026-12-07 16:20:00
 """

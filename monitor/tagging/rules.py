@@ -296,26 +296,15 @@ def _scan(compiled: _Language, text: str) -> list[_Match]:
 
 
 def _starts(compiled: _Language, folded: list[str]) -> list[int]:
-    """Positions of the words some phrase may start at, judged by the word and the next.
-
-    Each distinct word is judged once: a long field repeats its words, and most of
-    them start nothing, so the pass over every position is a set lookup.
-    """
+    """Positions of the words some phrase may start at, judged by the word and the next."""
     cached = compiled.starting_at.get
-    starting = {
-        word: start
-        for word in set(folded)
-        if (start := cached(word) or _candidates(compiled, word)).phrases
-    }
-    if not starting:
-        return []
+    starts = []
     last = len(folded) - 1
-    return [
-        position
-        for position, word in enumerate(folded)
-        if word in starting
-        and starting[word].may_start(folded[position + 1] if position < last else None)
-    ]
+    for position, word in enumerate(folded):
+        start = cached(word) or _candidates(compiled, word)
+        if start.phrases and start.may_start(folded[position + 1] if position < last else None):
+            starts.append(position)
+    return starts
 
 
 def _candidates(compiled: _Language, word: str) -> _Start:
