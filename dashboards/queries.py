@@ -37,7 +37,6 @@ from monitor.store.models import (
     Feed,
     Item,
     ItemCount,
-    ItemScores,
     ItemTheme,
     Source,
     Tag,
@@ -46,6 +45,7 @@ from monitor.store.models import (
 )
 from monitor.store.search import has_many_matches, text_matches
 from monitor.store.session import transaction
+from monitor.store.tags import stored_labels
 
 GROUPINGS = ("source_type", "country", "publisher", "language")
 #: how much of a summary the term sample reads (titles are read whole)
@@ -632,31 +632,13 @@ def item_detail(engine: Engine, item_id: int) -> dict[str, Any] | None:
 
 def _item_tags(conn: Connection, item_id: int) -> list[tuple[Any, ...]]:
     """(kind, label, score, is_positive, evidence, tagger_version) of every label, topics
-    first, each kind by score: the scores row, and the Tag rows of the labels that apply."""
-    applying = {
-        t.label: t
-        for t in conn.execute(
-            select(Tag.kind, Tag.label, Tag.score, Tag.evidence, Tag.tagger_version).where(
-                Tag.item_id == item_id, Tag.is_positive.is_(True)
-            )
-        )
-    }
-    scores = conn.execute(select(ItemScores).where(ItemScores.item_id == item_id)).first()
-    rows = []
-    if scores is not None:
-        for kind, labels in (("topic", scores.topics), ("frame", scores.frames)):
-            for label, score in labels.items():
-                evidence = [e for e in scores.evidence if e.get("label") == label]
-                rows.append(
-                    (kind, label, score, label in applying, evidence, scores.tagger_version)
-                )
-    known = {row[1] for row in rows}
-    rows += [
-        (t.kind, t.label, t.score, True, t.evidence, t.tagger_version)
-        for t in applying.values()
-        if t.label not in known
-    ]
-    return sorted(rows, key=lambda row: (row[0] != "topic", -row[2]))
+    first, each kind by score."""
+    labels = stored_labels(conn, [item_id]).get(item_id, {})
+    return sorted(
+        ((t.kind, label, t.score, t.is_positive, t.evidence, t.tagger_version)
+         for label, t in labels.items()),
+        key=lambda row: (row[0] != "topic", -row[2]),
+    )  # fmt: skip
 
 
 def store_correction(

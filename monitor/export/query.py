@@ -13,15 +13,16 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.config import SOURCE_TYPES, Settings
 from monitor.errors import InputError
 from monitor.store.models import AnalystLabel, Feed, Item, ItemScores, Source, Tag
 from monitor.store.search import in_id_order, search_words, text_matches
+from monitor.store.tags import StoredLabel, stored_labels
 
 #: items read per query; the tags and analyst labels of a chunk are read with one IN list each
 CHUNK = 1000
@@ -210,15 +211,6 @@ def filtered(query: _Query, selection: ItemFilter) -> _Query:
 # ---- rows ------------------------------------------------------------------
 
 
-class TagValue(NamedTuple):
-    """A tuple, not a dataclass: an export builds a dozen per item."""
-
-    score: float
-    is_positive: bool
-    evidence: list[Any]
-    tagger_version: str
-
-
 @dataclass(frozen=True)
 class ItemRow:
     """One item as exported: the item, where it came from, its tags and corrections."""
@@ -238,7 +230,7 @@ class ItemRow:
     language: str
     content_hash: str
     #: label id → its tag (one tagger version: the newest row per label)
-    tags: dict[str, TagValue]
+    tags: dict[str, StoredLabel]
     #: analyst corrections, oldest first
     analyst_labels: list[dict[str, Any]]
 
@@ -260,7 +252,7 @@ def item_rows(
         if not page:
             return
         ids = [row[0] for row in page]
-        tags = _tags_of(session, ids)
+        tags = stored_labels(session.connection(), ids)
         corrections = _corrections_of(session, ids)
         for row in page:
             yield _item_row(row, tags.get(row[0], {}), corrections.get(row[0], []))
@@ -306,56 +298,6 @@ def _item_chunk(
     return list(session.connection().execute(filtered(query, selection)).all())
 
 
-def _tags_of(session: Session, ids: list[int]) -> dict[int, dict[str, TagValue]]:
-    """Every label's score (ItemScores), positive where a Tag row says the label applies."""
-    connection = session.connection()
-    applying: dict[int, dict[str, TagValue]] = {}
-    for item_id, label, score, evidence_text, version in connection.execute(
-        select(Tag.item_id, Tag.label, Tag.score, cast(Tag.evidence, Text), Tag.tagger_version)
-        .where(Tag.item_id.in_(ids), Tag.is_positive.is_(True))
-        .order_by(Tag.item_id, Tag.id)
-    ):
-        applying.setdefault(item_id, {})[label] = TagValue(
-            float(score), True, _evidence(evidence_text), version
-        )
-    # the JSON as text, decoded here: the driver's JSON processors cost more than this loop
-    result = connection.execute(
-        select(
-            ItemScores.item_id,
-            cast(ItemScores.topics, Text),
-            cast(ItemScores.frames, Text),
-            cast(ItemScores.evidence, Text),
-            ItemScores.tagger_version,
-        ).where(ItemScores.item_id.in_(ids))
-    )
-    rows = result.cursor.fetchall()
-    result.close()
-    found: dict[int, dict[str, TagValue]] = {}
-    for item_id, topics, frames, all_evidence, version in rows:
-        evidence = _evidence(all_evidence)
-        positive = applying.pop(item_id, {})
-        found[item_id] = tags = {}
-        for label, score in (*json.loads(topics).items(), *json.loads(frames).items()):
-            tags[label] = TagValue(
-                float(score),
-                label in positive,
-                [e for e in evidence if e.get("label") == label] if evidence else [],
-                version,
-            )
-        tags.update({label: tag for label, tag in positive.items() if label not in tags})
-    # labels that apply to items without a scores row: written by hand, not by a tagger
-    for item_id, labels in applying.items():
-        found[item_id] = labels
-    return found
-
-
-def _evidence(text: str | None) -> list[Any]:
-    if not text or text == "[]":
-        return []
-    value = json.loads(text)
-    return value if isinstance(value, list) else []
-
-
 def _corrections_of(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {}
     rows = session.scalars(
@@ -377,7 +319,7 @@ def _corrections_of(session: Session, ids: list[int]) -> dict[int, list[dict[str
     return found
 
 
-def _item_row(row: Any, tags: dict[str, TagValue], corrections: list[dict[str, Any]]) -> ItemRow:
+def _item_row(row: Any, tags: dict[str, StoredLabel], corrections: list[dict[str, Any]]) -> ItemRow:
     (item_id, canonical, url, title, summary, content, published, fetched,
      publisher, feed_url, source_type, country, language, content_hash) = row  # fmt: skip
     return ItemRow(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, Text, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import AnalystLabel, Item, ItemScores, Tag
@@ -114,6 +115,71 @@ def replace_tags(
         connection.execute(insert(ItemScores), scores)
     if applying:
         connection.execute(insert(Tag), applying)
+
+
+class StoredLabel(NamedTuple):
+    """One topic or frame of one item as stored. A tuple, not a dataclass: an export
+    builds a dozen per item."""
+
+    kind: str
+    score: float
+    is_positive: bool
+    evidence: list[Any]
+    tagger_version: str
+
+
+def stored_labels(connection: Connection, ids: Sequence[int]) -> dict[int, dict[str, StoredLabel]]:
+    """Every label of these items, by item id and label: the score from the ItemScores row,
+    applying where a Tag row says so. Items with no scores row keep their Tag rows."""
+    applying: dict[int, dict[str, StoredLabel]] = {}
+    for item_id, kind, label, score, evidence_text, version in connection.execute(
+        select(
+            Tag.item_id, Tag.kind, Tag.label, Tag.score, cast(Tag.evidence, Text),
+            Tag.tagger_version,
+        )
+        .where(Tag.item_id.in_(ids), Tag.is_positive.is_(True))
+        .order_by(Tag.item_id, Tag.id)
+    ):  # fmt: skip
+        applying.setdefault(item_id, {})[label] = StoredLabel(
+            kind, float(score), True, _json_list(evidence_text), version
+        )
+    # the JSON as text and the driver's plain tuples: SQLAlchemy's JSON processors and
+    # Row objects cost more than the rest of an export's loop
+    result = connection.execute(
+        select(
+            ItemScores.item_id,
+            cast(ItemScores.topics, Text),
+            cast(ItemScores.frames, Text),
+            cast(ItemScores.evidence, Text),
+            ItemScores.tagger_version,
+        ).where(ItemScores.item_id.in_(ids))
+    )
+    rows = result.cursor.fetchall()
+    result.close()
+    found: dict[int, dict[str, StoredLabel]] = {}
+    for item_id, topics, frames, all_evidence, version in rows:
+        evidence = _json_list(all_evidence)
+        positive = applying.pop(item_id, {})
+        found[item_id] = labels = {}
+        for kind, scores in (("topic", json.loads(topics)), ("frame", json.loads(frames))):
+            for label, score in scores.items():
+                labels[label] = StoredLabel(
+                    kind,
+                    float(score),
+                    label in positive,
+                    [e for e in evidence if e.get("label") == label] if evidence else [],
+                    version,
+                )
+        labels.update({label: tag for label, tag in positive.items() if label not in labels})
+    found.update(applying)
+    return found
+
+
+def _json_list(text: str | None) -> list[Any]:
+    if not text or text == "[]":
+        return []
+    value = json.loads(text)
+    return value if isinstance(value, list) else []
 
 
 def item_ids_to_retag(

@@ -88,7 +88,7 @@ def combine(rule_scores: Matrix, model_scores: Matrix, rule_trust: Matrix | floa
 
 
 @dataclass(frozen=True)
-class ItemScores:
+class BatchScores:
     """Rule hits and model output for a batch, before rule trust and thresholds."""
 
     hits: list[list[RuleHit]]
@@ -151,7 +151,7 @@ class Tagger:
             for row, language in enumerate(languages)
         ]
 
-    def score(self, items: Sequence[TagInput], languages: Sequence[str]) -> ItemScores:
+    def score(self, items: Sequence[TagInput], languages: Sequence[str]) -> BatchScores:
         """Every label's rule score and model probability for each item."""
         hits = [
             self.rules.match(
@@ -166,9 +166,9 @@ class Tagger:
                 if label in column:
                     rule[row, column[label]] = value
         if self.model is None or not items:
-            return ItemScores(hits, rule, np.zeros_like(rule), None)
+            return BatchScores(hits, rule, np.zeros_like(rule), None)
         features = self.model.features([model_text(i.title, i.summary, i.content) for i in items])
-        return ItemScores(
+        return BatchScores(
             hits, rule, self.model.label_probabilities(features, self.labels), features
         )
 
@@ -177,7 +177,7 @@ class Tagger:
         row: int,
         combined: list[float],
         passed: list[bool],
-        scores: ItemScores,
+        scores: BatchScores,
         language: str,
     ) -> TagResult:
         topic_count = len(self.topic_ids)
@@ -210,7 +210,7 @@ class Tagger:
         threshold: the residual frame, unless another frame's score says more."""
         return max(self.frame_ids, key=lambda f: (frames[f] / self.threshold(f), f == residual))
 
-    def _evidence(self, labels: list[str], scores: ItemScores, row: int) -> list[dict[str, Any]]:
+    def _evidence(self, labels: list[str], scores: BatchScores, row: int) -> list[dict[str, Any]]:
         evidence: list[dict[str, Any]] = []
         for label in labels:
             label_hits = sorted(
