@@ -22,8 +22,10 @@ import pytest
 from feedparser.urls import _urljoin
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml.html import fragment_fromstring
 
 from monitor.errors import ParseError
+from monitor.feeds import fastparse
 from monitor.feeds.fastparse import Declined, _join
 from monitor.feeds.parse import ParsedFeed, parse_fast, parse_feed, parse_with_feedparser
 
@@ -213,6 +215,30 @@ def test_fast_path_stores_cleaned_markup() -> None:
     assert 'href="https://feeds.example.org/m"' in entry.summary_html
     assert "onclick" not in entry.summary_html
     assert entry.summary_text == "The minister met envoys."
+
+
+def test_an_item_whose_summary_is_its_content_has_its_markup_cleaned_once(monkeypatch) -> None:
+    parses: list[str] = []
+
+    def counted(markup: str, **options: object) -> object:
+        parses.append(markup)
+        return fragment_fromstring(markup, **options)
+
+    monkeypatch.setattr(fastparse, "fragment_fromstring", counted)
+    fastparse.safe_html.cache_clear()
+    # content:encoded alone: feedparser files it as the summary and as the content
+    body = RSS.replace(
+        RSS[RSS.index(b"<description>") : RSS.index(b"</item>")],
+        CONTENT_ENCODED.replace(b"&lt;i&gt;", b'&lt;a href="/t"&gt;').replace(
+            b"&lt;/i&gt;", b"&lt;/a&gt;"
+        ),
+    )
+    parsed = parse_feed(body, url=URL, fetched_at=FETCHED_AT)
+    assert parsed.parser == "fast"
+    (entry,) = parsed.entries
+    assert entry.summary_html == entry.content_html
+    assert 'href="https://feeds.example.org/t"' in entry.content_html
+    assert parses == ['<p>The full <a href="/t">text</a>.</p>']
 
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -351,10 +351,13 @@ def _html(element: Any, base: str) -> str:
         return _fixup(_sanitize_html(resolved, "utf-8", "text/html"))
 
 
+@lru_cache(maxsize=4)
 def safe_html(markup: str, base: str) -> str:
     """Markup fit to store and show: event handlers, styles and script URLs gone, links absolute.
 
     Scripts, styles, frames, objects and forms never get here: _markup declines them.
+    Remembered for the last few fields: an item's summary is often its content again
+    (2,156 of the 10,009 fields the benchmark's 500 bodies clean).
     """
     if "<" not in markup:
         return markup
