@@ -1,6 +1,7 @@
 """Keyword rules: stems, proximity, exclusions, offsets, field weights."""
 
 from monitor.config import load_settings
+from monitor.tagging import rules as rules_module
 from monitor.tagging.rules import Rule, RuleSet
 from monitor.tagging.tagger import rules_from_settings
 
@@ -48,6 +49,21 @@ def test_offsets_point_into_the_text_as_written_whatever_case_folding_does():
         ("security_guarantees", "security-guarantees"),
     ]
     assert all(text[h.start : h.end] == h.text for h in hits)
+
+
+def test_a_summary_repeated_as_content_is_scanned_once_and_hits_in_both(monkeypatch):
+    scans = []
+    scan = rules_module._scan
+    monkeypatch.setattr(
+        rules_module, "_scan", lambda compiled, text: scans.append(text) or scan(compiled, text)
+    )
+    text = "Kyiv asks for security guarantees"
+    hits = RULES.match({"title": "Talks", "summary": text, "content": text}, "en")
+    assert scans == ["Talks", text]
+    assert [(h.field, h.text, h.score) for h in hits] == [
+        ("summary", "security guarantees", 0.8),
+        ("content", "security guarantees", 0.6),
+    ]
 
 
 def test_proximity_requires_nato_within_the_window():

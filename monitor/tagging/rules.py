@@ -159,9 +159,14 @@ class RuleSet:
         if compiled.empty:
             return []
         hits: list[RuleHit] = []
+        # a feed's summary is often its content again: the same text is scanned once
+        scanned: dict[str, list[_Match]] = {}
         for field_name, text in fields.items():
             if text:
-                hits.extend(_field_hits(compiled, field_name, text))
+                matches = scanned.get(text)
+                if matches is None:
+                    matches = scanned[text] = _scan(compiled, text)
+                hits.extend(_field_hits(compiled, field_name, text, matches))
         return hits
 
     def scores(self, hits: Iterable[RuleHit]) -> dict[str, float]:
@@ -172,8 +177,9 @@ class RuleSet:
         return dict(best)
 
 
-def _field_hits(compiled: _Language, field_name: str, text: str) -> list[RuleHit]:
-    matches = _scan(compiled, text)
+def _field_hits(
+    compiled: _Language, field_name: str, text: str, matches: list[_Match]
+) -> list[RuleHit]:
     near_positions: dict[str, list[_Match]] = defaultdict(list)
     exclusions: dict[str, list[_Match]] = defaultdict(list)
     for match in matches:
