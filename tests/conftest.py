@@ -162,8 +162,11 @@ def seed_dashboard(engine: Engine) -> None:
     from datetime import UTC, date, datetime, timedelta
 
     from sqlalchemy import insert
+    from sqlalchemy.orm import Session
 
-    from monitor.store.models import Feed, Item, ItemScores, Source, Tag
+    from monitor.store.models import Feed, Item, Source
+    from monitor.store.tags import replace_tags
+    from monitor.tagging.tagger import TagResult
 
     settings = make_settings()
     topics = [t.id for t in settings.tagging.topics]
@@ -175,7 +178,8 @@ def seed_dashboard(engine: Engine) -> None:
     ]
     now = datetime(2022, 7, 1, tzinfo=UTC)
     first = date.fromisoformat(DASHBOARD_FIRST_MONDAY)
-    items, tags, item_scores = [], [], []
+    items: list[dict[str, object]] = []
+    tagged: list[tuple[int, TagResult]] = []
     with engine.begin() as conn:
         for sid, (name, kind, country, language, status, line) in enumerate(publishers, 1):
             conn.execute(
@@ -239,54 +243,43 @@ def seed_dashboard(engine: Engine) -> None:
                         }
                     )
                     scores: dict[str, dict[str, float]] = {"topic": {}, "frame": {}}
-                    evidence: list[dict[str, object]] = []
                     for kind, labels, chosen in (
                         ("topic", topics, topic),
                         ("frame", frames, frame),
                     ):
                         for label in labels:
-                            positive = label == chosen
-                            scores[kind][label] = 0.9 if positive else 0.05
-                            found = []
-                            if positive and kind == "topic" and "join NATO" in title:
-                                start = title.index("join NATO")
-                                found = [
-                                    {
-                                        "label": label,
-                                        "kind": "rule",
-                                        "rule": "en.join",
-                                        "text": "join NATO",
-                                        "field": "title",
-                                        "start": start,
-                                        "end": start + 9,
-                                    }
-                                ]
-                            evidence += found
-                            if positive:
-                                tags.append(
-                                    {
-                                        "item_id": item_id,
-                                        "kind": kind,
-                                        "label": label,
-                                        "score": 0.9,
-                                        "is_positive": True,
-                                        "evidence": found,
-                                        "tagger_version": "test-1",
-                                    }
-                                )
-                    item_scores.append(
-                        {
-                            "item_id": item_id,
-                            "tagger_version": "test-1",
-                            "topics": scores["topic"],
-                            "frames": scores["frame"],
-                            "top_topic_score": max(scores["topic"].values()),
-                            "evidence": evidence,
-                        }
+                            scores[kind][label] = 0.9 if label == chosen else 0.05
+                    evidence = []
+                    if topic and "join NATO" in title:
+                        start = title.index("join NATO")
+                        evidence = [
+                            {
+                                "label": topic,
+                                "kind": "rule",
+                                "rule": "en.join",
+                                "text": "join NATO",
+                                "field": "title",
+                                "start": start,
+                                "end": start + 9,
+                            }
+                        ]
+                    tagged.append(
+                        (
+                            item_id,
+                            TagResult(
+                                topics=scores["topic"],
+                                topic_labels=[topic] if topic else [],
+                                frames=scores["frame"],
+                                frame_labels=[frame] if frame else [],
+                                evidence=evidence,
+                                language=language,
+                                tagger_version="test-1",
+                            ),
+                        )
                     )
         conn.execute(insert(Item), items)
-        conn.execute(insert(ItemScores), item_scores)
-        conn.execute(insert(Tag), tags)
+        # stored as the tagger's results are
+        replace_tags(Session(bind=conn), tagged, untagged={item_id for item_id, _ in tagged})
 
 
 @pytest.fixture

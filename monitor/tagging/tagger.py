@@ -237,10 +237,11 @@ def _slices(items: Sequence[TagInput], chars: int) -> list[Sequence[TagInput]]:
     slices: list[Sequence[TagInput]] = []
     start = size = 0
     for end, item in enumerate(items):
-        if size and size + _model_chars(item) > chars:
+        item_chars = _model_chars(item)
+        if size and size + item_chars > chars:
             slices.append(items[start:end])
             start, size = end, 0
-        size += _model_chars(item)
+        size += item_chars
     if start < len(items):
         slices.append(items[start:])
     return slices
