@@ -1,18 +1,19 @@
 """The fast read of a feed: lxml instead of feedparser, for the feeds both read alike.
 
 feedparser spends most of its time in a SAX walk and an sgmllib sanitiser. This
-module reads plain RSS 2.0, RSS 1.0 and Atom 1.0 documents with lxml and hands
-back the same raw shape feedparser would (title, link, id, summary, content,
-dates as struct_time, author, xml:lang per field), so parse.py normalises both
-alike. It uses feedparser's own pieces wherever they are cheap (byte decoding,
-date parsing, URI joining, its text fix-ups), follows feedparser's rules where
-they are simple (xml:base and xml:lang on any element, media:title, an author's
-email, whitespace before the XML declaration). A summary or content holding
-markup or entity references feedparser's sanitiser would rewrite goes through
-that sanitiser, as feedparser would send it. It declines — raises `Declined` —
-on anything it does not reproduce exactly: encodings feedparser overrides, DTDs
-and entities, RSS 0.9x and CDF, elements feedparser would map onto an entry
-field that this module does not read, repeated fields, titles with such markup,
+module reads plain RSS (2.0, and the 0.9x feedparser reads alike), RSS 1.0,
+Atom 1.0 and Atom 0.3 documents with lxml and hands back the same raw shape
+feedparser would (title, link, id, summary, content, dates as struct_time,
+author, xml:lang per field), so parse.py normalises both alike. It uses
+feedparser's own pieces wherever they are cheap (byte decoding, date parsing,
+URI joining, its text fix-ups), follows feedparser's rules where they are simple
+(xml:base and xml:lang on any element, media:title, dc:title, an author's email,
+whitespace before the XML declaration). A summary or content holding markup or
+entity references feedparser's sanitiser would rewrite goes through that
+sanitiser, as feedparser would send it. It declines — raises `Declined` — on
+anything it does not reproduce exactly: encodings feedparser overrides, DTDs and
+entities, CDF, elements feedparser would map onto an entry field that this
+module does not read, repeated fields, titles that differ or hold such markup,
 missing required fields and an entry count that differs from a byte count of
 <item>/<entry> tags. parse.py then uses feedparser.
 """
@@ -39,6 +40,8 @@ from lxml import etree
 from lxml.html import fragment_fromstring, tostring
 
 ATOM = "http://www.w3.org/2005/Atom"
+#: Atom 0.3, its draft: the same elements, dates also named issued, modified, created
+_ATOM03 = "http://purl.org/atom/ns#"
 _RSS1 = "http://purl.org/rss/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_ABOUT = f"{{{_RDF}}}about"
@@ -47,6 +50,7 @@ _VERSION_NAMESPACES = {_RSS1: "rss10", ATOM.lower(): "atom10",
                        "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 _DC = "http://purl.org/dc/elements/1.1/"
+_DC_TITLE = f"{{{_DC}}}title"
 _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 _ITUNES_SUMMARY = f"{{{_ITUNES}}}summary"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -63,7 +67,7 @@ _HARMLESS = frozenset(
      "itunes_duration", "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_block",
      "itunes_subtitle", "georss_point", "cc_license", "creativecommons_license",
      "creativeCommons_license", "psc_chapters", "psc_chapter", "url", "width", "height",
-     "media_category", "dc_subject"}
+     "media_category", "dc_subject", "rights", "dc_rights"}
 )  # fmt: skip
 #: and those that touch no feed field we keep
 _HARMLESS_FEED = _HARMLESS | frozenset(
@@ -102,7 +106,12 @@ _C1_CONTROL = re.compile("[\x80-\x9f]")
 #: removed with their content / unwrapped (content kept), as feedparser's sanitiser does
 _DROPPED = ("script", "style")
 _UNWRAPPED = ("object", "embed", "param")
-_DATE_FIELDS = {"published": "published_parsed", "updated": "updated_parsed"}
+#: an Atom entry's dates, by the field feedparser files each under
+_DATE_FIELDS = {"published": "published_parsed", "issued": "published_parsed",
+                "updated": "updated_parsed", "modified": "updated_parsed",
+                "created": "created_parsed"}  # fmt: skip
+#: Atom text types as feedparser maps them (Atom 0.3 names MIME types), by our name
+_ATOM_KINDS = {"text/plain": "text", "text/html": "html", "application/xhtml+xml": "xhtml"}
 #: cheap independent count of entries in the bytes
 _ITEM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 #: feedparser's declaration, whitespace, then the document's own
@@ -169,12 +178,20 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     nested = data.count(b"base=") > (1 if own is not None else 0)
     bases = _Bases(root, base, nested)
     langs = _Langs(root, data)
-    if root.tag == "rss" and root.get("version") == "2.0" and not version:
+    if root.tag == "rss" and version in (None, "", "rss091n"):  # the last from Netscape's DOCTYPE
         feed, entries = _read_rss(root, bases, langs)
-        result["version"] = "rss20"
+        result["version"] = version or _rss_version(root.get("version", ""))
     elif root.tag == f"{{{ATOM}}}feed" and not version:
-        feed, entries = _read_atom(root, bases, langs)
+        feed, entries = _read_atom(root, bases, langs, ATOM)
         result["version"] = "atom10"
+    elif (
+        root.tag == f"{{{_ATOM03}}}feed"
+        and root.get("version") == "0.3"
+        and not version
+        and _rdf_version(root) is None
+    ):
+        feed, entries = _read_atom(root, bases, langs, _ATOM03)
+        result["version"] = "atom03"
     elif root.tag == f"{{{_RDF}}}RDF" and not version and _rdf_version(root) == "rss10":
         feed, entries = _read_rdf(root, bases, langs)
         result["version"] = "rss10"
@@ -185,6 +202,12 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     result["feed"] = feed
     result["entries"] = entries
     return result
+
+
+def _rss_version(attribute: str) -> str:
+    """feedparser's version for an <rss> root: every one is read alike, RSS 2.0's rules."""
+    known = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+    return known.get(attribute) or ("rss20" if attribute.startswith("2.") else "rss")
 
 
 def _rdf_version(root: Any) -> str | None:
@@ -481,18 +504,18 @@ def _read_channel(
 ) -> list[dict[str, Any]]:
     """The channel's fields into `feed`; its items as entries."""
     entries: list[dict[str, Any]] = []
-    seen_title = False
     for child in channel:
         tag = _rss_tag(child.tag)
         if not isinstance(tag, str):
             continue
         if tag == "item":
             entries.append(_rss_item(child, bases, langs))
-        elif tag == "title":
-            if seen_title:
-                raise Declined("two channel titles")
-            seen_title = True
-            feed["title"] = _rss_feed_title(child)
+        elif tag in ("title", _DC_TITLE):
+            # feedparser reads dc:title as a title; of several, which one it keeps depends
+            # on their order and on an image's title between them: equal ones agree
+            title = _rss_feed_title(child)
+            if feed.setdefault("title", title) != title:
+                raise Declined("channel titles that differ")
         elif tag == "link":
             _text_link(feed, child, bases.at(child))
         elif tag == f"{{{ATOM}}}link":
@@ -569,8 +592,7 @@ def _href_link(context: dict[str, Any], element: Any, base: str) -> None:
 
 #: the item's elements read here: each may come once (the others only map to nothing)
 _ITEM_FIELDS = frozenset(
-    {"title", "link", "guid", "description", _CONTENT, _ITUNES_SUMMARY, "pubDate",
-     f"{{{_DC}}}date", "author", f"{{{_DC}}}creator"}
+    {"link", "guid", "description", _CONTENT, _ITUNES_SUMMARY, "pubDate", f"{{{_DC}}}date"}
 )  # fmt: skip
 
 
@@ -593,9 +615,10 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
             raise Declined(f"repeated <{tag}> in an item")
         seen.add(tag)
         base = bases.at(child)
-        if tag == "title":
-            entry["title"] = titles.read(_markup(_text(child)))
-            entry["title_detail"] = {"language": langs.at(child)}
+        if tag in ("title", _DC_TITLE):
+            language = langs.at(child)
+            entry["title"] = titles.read(_markup(_text(child)), language)
+            entry["title_detail"] = {"language": language}
         elif tag == "link":
             if child.attrib:
                 raise Declined("link element with attributes")
@@ -720,15 +743,22 @@ def _check_unread_tree(element: Any, titles: _Titles) -> None:
 
 
 class _Titles:
-    """feedparser's rule for media:title: it is the entry's title only until a
-    non-empty <title> has been read, and a later <title> replaces it."""
+    """feedparser's rules for an entry's titles.
+
+    Of several titles (<title>, dc:title), the first non-empty one is kept: read
+    here only when they agree, text and language. media:title is the entry's
+    title only until a non-empty title has been read, and a later title replaces it.
+    """
 
     def __init__(self) -> None:
         self.value: str | None = None
+        self.language: str | None = None
         self.media_first = False
 
-    def read(self, value: str) -> str:
-        self.value = value
+    def read(self, value: str, language: str | None = None) -> str:
+        if self.value is not None and (value, language) != (self.value, self.language):
+            raise Declined("titles that differ")
+        self.value, self.language = value, language
         return value
 
     def media(self) -> None:
@@ -766,7 +796,9 @@ def _with_safe_html(entry: dict[str, Any], bases: dict[str, str], html: set[str]
 # ---------------------------------------------------------------- Atom 1.0
 
 
-def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any], list[Any]]:
+def _read_atom(
+    root: Any, bases: _Bases, langs: _Langs, namespace: str
+) -> tuple[dict[str, Any], list[Any]]:
     feed: dict[str, Any] = {"links": []}
     if langs.lang:
         feed["language"] = langs.lang
@@ -777,18 +809,19 @@ def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any],
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        if tag == f"{{{ATOM}}}entry":
-            entries.append(_atom_entry(child, bases, langs))
-        elif tag == f"{{{ATOM}}}title":
+        if tag == f"{{{namespace}}}entry":
+            entries.append(_atom_entry(child, bases, langs, namespace))
+        elif tag == f"{{{namespace}}}title":
             if seen_title:
                 raise Declined("two feed titles")
             seen_title = True
-            title = _atom_text(child, bases.at(child))
+            title = _atom_text(child, namespace, bases.at(child))
             # text stays as written; html and xhtml went through the sanitiser
-            feed["title"] = title if child.get("type", "text") == "text" else _plain_title(title)
-        elif tag == f"{{{ATOM}}}link":
+            text = _atom_kind(child) == "text"
+            feed["title"] = title if text else _plain_title(title)
+        elif tag == f"{{{namespace}}}link":
             _href_link(feed, child, bases.at(child))
-        elif tag == f"{{{ATOM}}}id":
+        elif tag == f"{{{namespace}}}id":
             feed_id = _text(child)
             feed_id = _join(bases.at(child), feed_id) if feed_id else feed_id
         else:
@@ -798,7 +831,7 @@ def _read_atom(root: Any, bases: _Bases, langs: _Langs) -> tuple[dict[str, Any],
     return feed, entries
 
 
-def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
+def _atom_entry(element: Any, bases: _Bases, langs: _Langs, namespace: str) -> dict[str, Any]:
     if set(element.attrib) - _XML_ATTRIBUTES:
         raise Declined("entry with attributes")
     entry: dict[str, Any] = {}
@@ -812,13 +845,14 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        local = tag[len(ATOM) + 2 :] if tag.startswith(f"{{{ATOM}}}") else ""
-        if local in seen and local not in ("", "link", "category"):
+        local = tag[len(namespace) + 2 :] if tag.startswith(f"{{{namespace}}}") else ""
+        field = _DATE_FIELDS.get(local, local)  # two dates filed under one field repeat it
+        if field in seen and field not in ("", "link", "category"):
             raise Declined(f"repeated <{local}> in an entry")
-        seen.add(local)
+        seen.add(field)
         base = bases.at(child)
         if local == "title":
-            entry["title"] = titles.read(_atom_text(child))
+            entry["title"] = titles.read(_atom_text(child, namespace))
             entry["title_detail"] = {"language": langs.at(child)}
         elif local == "link":
             holder: dict[str, Any] = {}
@@ -832,20 +866,21 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
             entry["id"] = id_value
         elif local == "summary":
             html_bases["summary"] = base
-            kinds["summary"] = child.get("type", "text")
-            entry["summary"] = _atom_text(child, base)
+            kinds["summary"] = _atom_kind(child)
+            entry["summary"] = _atom_text(child, namespace, base)
             entry["summary_detail"] = {"language": langs.at(child)}
         elif local == "content":
             if "src" in child.attrib:
                 raise Declined("content with src")
             html_bases["content"] = base
-            kinds["content"] = child.get("type", "text")
-            entry["content"] = [{"value": _atom_text(child, base), "language": langs.at(child)}]
+            kinds["content"] = _atom_kind(child)
+            value = _atom_text(child, namespace, base)
+            entry["content"] = [{"value": value, "language": langs.at(child)}]
         elif local in _DATE_FIELDS:
             _no_attributes_but(child, ())
             entry[_DATE_FIELDS[local]] = _date(child)
         elif local == "author":
-            entry["author"] = _atom_author(child)
+            entry["author"] = _atom_author(child, namespace)
         else:
             _check_unread_tree(child, titles)
     titles.check()
@@ -864,9 +899,18 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
     return _with_safe_html(entry, html_bases, html)
 
 
-def _atom_text(element: Any, base: str | None = None) -> str:
+def _atom_kind(element: Any) -> str:
+    """'text', 'html' or 'xhtml'."""
+    mapped = _FeedParserMixin.map_content_type(element.get("type", "text"))
+    kind = _ATOM_KINDS.get(mapped)
+    if kind is None:
+        raise Declined(f"Atom text of type {mapped!r}")
+    return kind
+
+
+def _atom_text(element: Any, namespace: str, base: str | None = None) -> str:
     """Atom text; an html summary or content (`base` given) may go through the sanitiser."""
-    kind = element.get("type", "text")
+    kind = _atom_kind(element)
     # mode="escaped" (Atom 0.3's word for the default) changes nothing for feedparser
     if element.get("mode", "escaped") != "escaped":
         raise Declined(f"Atom text of mode {element.get('mode')!r}")
@@ -876,16 +920,16 @@ def _atom_text(element: Any, base: str | None = None) -> str:
     if kind == "html":
         return _markup(_text(element)) if base is None else _html(element, base)
     if kind == "xhtml" and base is not None:
-        return _xhtml(element, base)
-    raise Declined(f"Atom text of type {kind!r}")
+        return _xhtml(element, base, unwrap=namespace == ATOM)
+    raise Declined("an xhtml title")
 
 
 _XHTML = "http://www.w3.org/1999/xhtml"
 
 
-def _xhtml(element: Any, base: str) -> str:
-    """Atom xhtml as feedparser leaves it: the wrapping div's inside, written back as
-    markup, through its URI resolver and sanitiser."""
+def _xhtml(element: Any, base: str, unwrap: bool) -> str:
+    """Atom xhtml as feedparser leaves it: the wrapping div's inside (in Atom 0.3 the div
+    too), written back as markup, through its URI resolver and sanitiser."""
     div = element[0] if len(element) == 1 else None
     if (
         div is None
@@ -898,9 +942,10 @@ def _xhtml(element: Any, base: str) -> str:
     try:
         # markup its sanitiser would leave as it is, but for the way it closes void elements
         short = escape(div.text or "") + "".join(_xhtml_markup(c, short=True) for c in div)
-        return _markup(_fixup(short.strip()))
+        return _markup(_fixup(short.strip() if unwrap else f"<div>{short}</div>"))
     except Declined:
         markup = escape(div.text or "") + "".join(_xhtml_markup(child) for child in div)
+        markup = markup if unwrap else f"<div>{markup}</div>"
         resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
         return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
 
@@ -927,14 +972,15 @@ def _xhtml_markup(element: Any, short: bool = False) -> str:
     return f"<{tag}{attributes}>{inner}</{tag}>{tail}"
 
 
-def _atom_author(element: Any) -> str:
+def _atom_author(element: Any, namespace: str) -> str:
     """feedparser's author string: "name (email)", the name or the email alone, or none."""
     parts: dict[str, str] = {}
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        local = child.tag[len(ATOM) + 2 :] if child.tag.startswith(f"{{{ATOM}}}") else ""
-        if local not in ("name", "email", "uri") or local in parts or len(child):
+        local = child.tag[len(namespace) + 2 :] if child.tag.startswith(f"{{{namespace}}}") else ""
+        # uri and url (Atom 0.3's name) go only to the author's details
+        if local not in ("name", "email", "uri", "url") or local in parts or len(child):
             raise Declined("author other than one name, email and uri")
         # pushed without expecting text: feedparser keeps these as written, stripped
         parts[local] = (child.text or "").strip()
