@@ -49,6 +49,7 @@ _RDF_ABOUT = f"{{{_RDF}}}about"
 _VERSION_NAMESPACES = {_RSS1: "rss10", ATOM.lower(): "atom10",
                        "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _DC = "http://purl.org/dc/elements/1.1/"
 _DC_TITLE = f"{{{_DC}}}title"
 _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -205,9 +206,8 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
 
 
 def _rss_version(attribute: str) -> str:
-    """feedparser's version for an <rss> root: every one is read alike, RSS 2.0's rules."""
-    known = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
-    return known.get(attribute) or ("rss20" if attribute.startswith("2.") else "rss")
+    """feedparser's version for an <rss> root: every one is read alike, by RSS 2.0's rules."""
+    return _RSS_VERSIONS.get(attribute) or ("rss20" if attribute.startswith("2.") else "rss")
 
 
 def _rdf_version(root: Any) -> str | None:
@@ -793,7 +793,7 @@ def _with_safe_html(entry: dict[str, Any], bases: dict[str, str], html: set[str]
     return entry
 
 
-# ---------------------------------------------------------------- Atom 1.0
+# ---------------------------------------------------------------- Atom 1.0 and 0.3
 
 
 def _read_atom(
@@ -815,10 +815,10 @@ def _read_atom(
             if seen_title:
                 raise Declined("two feed titles")
             seen_title = True
+            kind = _atom_kind(child)
             title = _atom_text(child, namespace, bases.at(child))
             # text stays as written; html and xhtml went through the sanitiser
-            text = _atom_kind(child) == "text"
-            feed["title"] = title if text else _plain_title(title)
+            feed["title"] = title if kind == "text" else _plain_title(title)
         elif tag == f"{{{namespace}}}link":
             _href_link(feed, child, bases.at(child))
         elif tag == f"{{{namespace}}}id":
