@@ -49,7 +49,6 @@ _RDF_ABOUT = f"{{{_RDF}}}about"
 _VERSION_NAMESPACES = {_RSS1: "rss10", ATOM.lower(): "atom10",
                        "http://my.netscape.com/rdf/simple/0.9/": "rss090"}  # fmt: skip
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
-_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _DC = "http://purl.org/dc/elements/1.1/"
 _DC_TITLE = f"{{{_DC}}}title"
 _ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -180,8 +179,10 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     bases = _Bases(root, base, nested)
     langs = _Langs(root, data)
     if root.tag == "rss" and version in (None, "", "rss091n"):  # the last from Netscape's DOCTYPE
+        # every version feedparser reads by RSS 2.0's rules; parse.py reads only that
+        # there is one, not feedparser's finer names for it
         feed, entries = _read_rss(root, bases, langs)
-        result["version"] = version or _rss_version(root.get("version", ""))
+        result["version"] = version or "rss"
     elif root.tag == f"{{{ATOM}}}feed" and not version:
         feed, entries = _read_atom(root, bases, langs, ATOM)
         result["version"] = "atom10"
@@ -203,11 +204,6 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     result["feed"] = feed
     result["entries"] = entries
     return result
-
-
-def _rss_version(attribute: str) -> str:
-    """feedparser's version for an <rss> root: every one is read alike, by RSS 2.0's rules."""
-    return _RSS_VERSIONS.get(attribute) or ("rss20" if attribute.startswith("2.") else "rss")
 
 
 def _rdf_version(root: Any) -> str | None:
@@ -816,7 +812,7 @@ def _read_atom(
                 raise Declined("two feed titles")
             seen_title = True
             kind = _atom_kind(child)
-            title = _atom_text(child, namespace, bases.at(child))
+            title = _atom_text(child, bases.at(child))
             # text stays as written; html and xhtml went through the sanitiser
             feed["title"] = title if kind == "text" else _plain_title(title)
         elif tag == f"{{{namespace}}}link":
@@ -852,7 +848,7 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs, namespace: str) -> d
         seen.add(field)
         base = bases.at(child)
         if local == "title":
-            entry["title"] = titles.read(_atom_text(child, namespace))
+            entry["title"] = titles.read(_atom_text(child))
             entry["title_detail"] = {"language": langs.at(child)}
         elif local == "link":
             holder: dict[str, Any] = {}
@@ -867,15 +863,14 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs, namespace: str) -> d
         elif local == "summary":
             html_bases["summary"] = base
             kinds["summary"] = _atom_kind(child)
-            entry["summary"] = _atom_text(child, namespace, base)
+            entry["summary"] = _atom_text(child, base)
             entry["summary_detail"] = {"language": langs.at(child)}
         elif local == "content":
             if "src" in child.attrib:
                 raise Declined("content with src")
             html_bases["content"] = base
             kinds["content"] = _atom_kind(child)
-            value = _atom_text(child, namespace, base)
-            entry["content"] = [{"value": value, "language": langs.at(child)}]
+            entry["content"] = [{"value": _atom_text(child, base), "language": langs.at(child)}]
         elif local in _DATE_FIELDS:
             _no_attributes_but(child, ())
             entry[_DATE_FIELDS[local]] = _date(child)
@@ -908,7 +903,7 @@ def _atom_kind(element: Any) -> str:
     return kind
 
 
-def _atom_text(element: Any, namespace: str, base: str | None = None) -> str:
+def _atom_text(element: Any, base: str | None = None) -> str:
     """Atom text; an html summary or content (`base` given) may go through the sanitiser."""
     kind = _atom_kind(element)
     # mode="escaped" (Atom 0.3's word for the default) changes nothing for feedparser
@@ -920,16 +915,17 @@ def _atom_text(element: Any, namespace: str, base: str | None = None) -> str:
     if kind == "html":
         return _markup(_text(element)) if base is None else _html(element, base)
     if kind == "xhtml" and base is not None:
-        return _xhtml(element, base, unwrap=namespace == ATOM)
+        return _xhtml(element, base)
     raise Declined("an xhtml title")
 
 
 _XHTML = "http://www.w3.org/1999/xhtml"
 
 
-def _xhtml(element: Any, base: str, unwrap: bool) -> str:
-    """Atom xhtml as feedparser leaves it: the wrapping div's inside (in Atom 0.3 the div
-    too), written back as markup, through its URI resolver and sanitiser."""
+def _xhtml(element: Any, base: str) -> str:
+    """Atom xhtml as feedparser leaves it: the wrapping div's inside, written back as
+    markup, through its URI resolver and sanitiser. (In Atom 0.3 feedparser keeps the
+    div too: the same text, and nothing the store keeps of the markup depends on it.)"""
     div = element[0] if len(element) == 1 else None
     if (
         div is None
@@ -942,10 +938,9 @@ def _xhtml(element: Any, base: str, unwrap: bool) -> str:
     try:
         # markup its sanitiser would leave as it is, but for the way it closes void elements
         short = escape(div.text or "") + "".join(_xhtml_markup(c, short=True) for c in div)
-        return _markup(_fixup(short.strip() if unwrap else f"<div>{short}</div>"))
+        return _markup(_fixup(short.strip()))
     except Declined:
         markup = escape(div.text or "") + "".join(_xhtml_markup(child) for child in div)
-        markup = markup if unwrap else f"<div>{markup}</div>"
         resolved = resolve_relative_uris(markup.strip(), base, "utf-8", "application/xhtml+xml")
         return _fixup(_sanitize_html(resolved, "utf-8", "application/xhtml+xml"))
 
