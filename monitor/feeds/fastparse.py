@@ -37,7 +37,6 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
 from lxml import etree
-from lxml.html import fragment_fromstring, tostring
 
 ATOM = "http://www.w3.org/2005/Atom"
 #: Atom 0.3, its draft: the same elements, dates also named issued, modified, created
@@ -125,9 +124,12 @@ _PLAIN_URL = re.compile(
 _UNSAFE_ATTRIBUTES = frozenset({"style", "formaction", "srcdoc", "xmlns"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "action", "background", "cite", "poster"})
 _SCRIPT_URL = re.compile(r"\s*(javascript|vbscript|data|livescript):", re.I)
-_VOID_ELEMENT = re.compile(
-    r"<(area|br|col|hr|img|input|param|source|track|wbr)\b([^>]*?)\s*/?>", re.I
-)
+#: (possessive, and the closing "/" taken off afterwards: a lazy run tried "/>" at every
+#: character of every attribute)
+_VOID_ELEMENT = re.compile(r"<(area|br|col|hr|img|input|param|source|track|wbr)\b([^>]*+)>", re.I)
+#: lxml's HTML parser with plain elements: lxml.html's element classes are looked up in
+#: Python for every element it makes
+_HTML_PARSER = etree.HTMLParser()
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, recover=False, load_dtd=False
 )
@@ -380,10 +382,7 @@ def safe_html(markup: str, base: str) -> str:
     """
     if "<" not in markup:
         return markup
-    try:
-        fragment = fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
-        raise Declined("markup lxml cannot read") from None
+    fragment = _html_body(markup)
     changed = False
     if fragment.find(".//script") is not None or fragment.find(".//style") is not None:
         etree.strip_elements(fragment, *_DROPPED, with_tail=False)
@@ -391,7 +390,7 @@ def safe_html(markup: str, base: str) -> str:
     if next(fragment.iter(*_UNWRAPPED), None) is not None:
         etree.strip_tags(fragment, *_UNWRAPPED)
         changed = True
-    for element in fragment.iter():
+    for element in fragment.xpath(".//*[@*]"):
         attrib = element.attrib
         for name in list(attrib):
             lowered = name.lower()
@@ -408,10 +407,27 @@ def safe_html(markup: str, base: str) -> str:
                     changed = True
     if changed:
         # lxml writes entities as characters; a no-break space stays visible in the markup
-        html = str(tostring(fragment, encoding="unicode")).replace("\xa0", "&nbsp;")
-        markup = html[5:-6] if html.startswith("<div>") and html.endswith("</div>") else html
+        html = etree.tostring(fragment, encoding="unicode", method="html")
+        markup = html.removeprefix("<body>").removesuffix("</body>").replace("\xa0", "&nbsp;")
     # void elements written the way feedparser's sanitiser writes them: <br />
-    return _VOID_ELEMENT.sub(r"<\1\2 />", markup)
+    return _VOID_ELEMENT.sub(_void_element, markup)
+
+
+def _html_body(markup: str) -> Any:
+    """The <body> lxml's HTML parser makes of a fragment."""
+    try:
+        document = etree.fromstring(f"<html><body>{markup}</body></html>", _HTML_PARSER)
+    except (etree.ParserError, ValueError):
+        raise Declined("markup lxml cannot read") from None
+    body = document.find("body") if document is not None else None
+    if body is None:
+        raise Declined("markup lxml cannot read")
+    return body
+
+
+def _void_element(match: re.Match[str]) -> str:
+    attributes = match.group(2)
+    return f"<{match.group(1)}{attributes.removesuffix('/').rstrip()} />"
 
 
 # ---------------------------------------------------------------- which elements feedparser maps
