@@ -164,7 +164,9 @@ _PIECES = st.sampled_from(
      "<div>", "</div>", "<b>", "</b>", "<td>", "</td>", "<img alt='A &amp; B' src=x.png>",
      "<img src=/a/>", '<img alt="" src="y">', "<iframe>", "</iframe>", "<iframe/>", "<svg>",
      "</svg>", "<a href=\"/x?a=1&amp;b=2\">", "</a>", "<li>", "</ul >", "<!-- c -->", "<", ">",
-     "</p class=x>", "<x:y>", "<script>", "</script>", "<a b=c/>", "<a\xa0b>"]
+     "</p class=x>", "<x:y>", "<script>", "</script>", "<a b=c/>", "<a\xa0b>", "<!--", "-->",
+     "-- >", "<!---->", "<!-- <p> -->", "<SCRIPT type='t'>", "</script >", "</ScRiPt>", "<style>",
+     "</style>", "<script/>", "<scripts>", "if (a<b && c>d)", "&am", "p;", "<!", "<!x>"]
 )  # fmt: skip
 
 
@@ -174,6 +176,22 @@ def test_plain_markup_reads_as_html_parser_reads_it(markup: str) -> None:
     simple = _simple_html_to_text(markup)
     if simple is not None:
         assert simple == parser_text(markup)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "a<!--x-- >b-->c",
+        "&am<!---->p; and &amp<!-- -->;",
+        "<p>One</p><script>if (a<b && c>d) {}</script><p>Two</p>",
+        "<iframe><script>x</script>hidden</iframe>after",
+        "<style type='t'>p{}</STYLE >Three</style>",
+        "Kept<script>never closed <p>lost",
+        "<SCRIPT/>shown <scripts>too</scripts>",
+    ],
+)
+def test_comments_scripts_and_styles_read_as_html_parser_reads_them(markup: str) -> None:
+    assert _simple_html_to_text(markup) == parser_text(markup)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -191,6 +209,6 @@ def test_real_feed_markup_reads_as_html_parser_reads_it(corpus: Path) -> None:
     simple = [(m, _simple_html_to_text(m)) for m in markups]
     read = [(m, text) for m, text in simple if text is not None]
     # most real markup takes the quick reader, and every one of them reads alike
-    assert len(read) >= 0.9 * len(markups) > 1000
+    assert len(read) >= 0.98 * len(markups) > 1000
     assert [text for _, text in read] == [parser_text(m) for m, _ in read]
     assert [regex_whitespace(m) for m in markups] == [clean_whitespace(m) for m in markups]

@@ -131,25 +131,60 @@ _PLAIN_TAG = re.compile(
     rf"{_WHITE}*(/?)>"
 )
 _PLAIN_ATTRIBUTE = re.compile(rf"{_WHITE}+({_NAME})(?:{_WHITE}*={_WHITE}*({_VALUE}))?")
-#: html.parser reads their content as raw text
-_RAW_TEXT = re.compile(r"<(script|style)", re.I)
+#: where a comment or a script or style element may start (candidates: each is checked)
+_OPAQUE_START = re.compile(r"<!--|<(?:script|style)", re.I)
+#: where html.parser ends a comment, and the content of a script or style element
+_COMMENT_END = re.compile(r"--\s*>")
+_RAW_TEXT_END = {name: re.compile(rf"</\s*{name}\s*>", re.I) for name in ("script", "style")}
 
 
 def _simple_html_to_text(markup: str) -> str | None:
-    """html_to_text without html.parser, for markup made of plain tags only; else None.
+    """html_to_text without html.parser, for markup made of plain tags, closed comments
+    and script or style elements only; else None.
 
     Gives what _TextExtractor gives: the same tags start and end blocks, the same
-    text between them, entities decoded by the same html.unescape. One regex split
-    does the scan; text without "&" needs no decoding.
+    text between them, entities decoded by the same html.unescape. A comment or a
+    script or style element ends where html.parser ends it (an unclosed script or
+    style hides the rest) and yields nothing; the text on either side of it is
+    decoded apart, as html.parser hands it over apart.
     """
-    if _RAW_TEXT.search(markup):
+    parts: list[str] = []
+    skip = 0
+    start = search_from = 0
+    while (found := _OPAQUE_START.search(markup, search_from)) is not None:
+        at = found.start()
+        if found.group() == "<!--":
+            end = _COMMENT_END.search(markup, at + 4)
+            if end is None:
+                return None  # html.parser reads an unclosed comment its own way
+            after = end.end()
+        else:
+            tag = _PLAIN_TAG.match(markup, at)
+            if tag is None:
+                return None
+            closing, name, _, self_closing = tag.groups()
+            name = name.lower()
+            if closing or self_closing or name not in _RAW_TEXT_END:
+                search_from = tag.end()  # an ordinary tag (<scripts>, <script/>)
+                continue
+            content_end = _RAW_TEXT_END[name].search(markup, tag.end())
+            after = len(markup) if content_end is None else content_end.end()
+        skip = _read_plain_tags(markup[start:at], parts, skip)
+        if skip < 0:
+            return None
+        start = search_from = after
+    if _read_plain_tags(markup[start:], parts, skip) < 0:
         return None
+    return clean_whitespace("".join(parts))
+
+
+def _read_plain_tags(markup: str, parts: list[str], skip: int) -> int:
+    """Append the text of markup made of plain tags only to `parts`; the skip depth after
+    it, or -1 when some "<" starts no plain tag (a declaration, a stray "<")."""
     # text, then each tag's four groups (closing, name, attributes, self-closing), then text
     pieces = _PLAIN_TAG.split(markup)
     if len(pieces) // 5 != markup.count("<"):
-        return None  # a comment, a declaration or a stray "<"
-    parts: list[str] = []
-    skip = 0
+        return -1
     last = len(pieces) - 1
     for at in range(0, last, 5):
         text = pieces[at]
@@ -157,7 +192,7 @@ def _simple_html_to_text(markup: str) -> str | None:
             parts.append(html.unescape(text) if "&" in text else text)
         closing, tag, attributes, self_closing = pieces[at + 1 : at + 5]
         if closing and (attributes or self_closing):
-            return None  # html.parser reads such end tags its own way
+            return -1  # html.parser reads such end tags its own way
         tag = tag.lower()
         if not closing:
             if tag in _SKIP_TAGS:
@@ -176,7 +211,7 @@ def _simple_html_to_text(markup: str) -> str | None:
     text = pieces[last]
     if text and not skip:
         parts.append(html.unescape(text) if "&" in text else text)
-    return clean_whitespace("".join(parts))
+    return skip
 
 
 def _alt_text(attributes: str) -> str | None:
