@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import feedparser
 import pytest
 
 from monitor.errors import ParseError
-from monitor.feeds.parse import ParsedFeed, detect_language, parse_feed
+from monitor.feeds.parse import ParsedFeed, detect_language, parse_feed, parse_with_feedparser
 
 FETCHED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 URL = "https://example.org/feed.xml"
@@ -398,3 +401,47 @@ def test_rss_next_link_in_atom_namespace_is_found() -> None:
     channel = '<atom:link rel="next" href="https://example.org/feed?paged=2"/>'
     feed = parse(rss2(item(), channel=channel, head=head))
     assert (feed.prev_archive_url, feed.next_page_url) == (None, "https://example.org/feed?paged=2")
+
+
+def test_an_html_page_is_told_apart_without_reading_it_all(monkeypatch) -> None:
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read by feedparser")
+
+    monkeypatch.setattr(feedparser, "parse", unread)
+    page = b"<!DOCTYPE html><html><body><p>Our <a href='/rss'>feeds</a> moved.</p></body></html>"
+    with pytest.raises(ParseError, match=r"^an HTML page, not a feed$"):
+        parse(page)
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        '<div xmlns="http://www.w3.org/2005/Atom">x</div>',
+        '<div xmlns:r="http://purl.org/rss/1.0/">x</div>',
+        "<feed>x</feed>",
+        '<rss version="2.0">x</rss>',
+        "<x:entry><title>A</title><link>https://example.org/a</link></x:entry>",
+    ],
+    ids=["atom-namespace", "rss1-namespace", "feed", "rss", "prefixed-entry"],
+)
+def test_an_html_page_holding_what_feedparser_reads_as_a_feed_gets_its_answer(inside: str) -> None:
+    page = f"<!DOCTYPE html><html><body>{inside}</body></html>".encode()
+    assert _outcome(parse_feed, page) == _outcome(parse_with_feedparser, page)
+
+
+def _outcome(read: Any, body: bytes) -> object:
+    try:
+        return read(body, url=URL, fetched_at=FETCHED).entries
+    except ParseError as error:
+        return str(error)
+
+
+def test_html_pages_of_the_corpus_get_the_answer_feedparser_gives(corpus: Path) -> None:
+    pages = 0
+    for path in sorted(corpus.rglob("*")):
+        body = path.read_bytes() if path.is_file() else b""
+        if b"<html" not in body[:1100].lower():
+            continue
+        pages += 1
+        assert _outcome(parse_feed, body) == _outcome(parse_with_feedparser, body), path.name
+    assert pages >= 5

@@ -42,6 +42,14 @@ _FALLBACK_TITLE_CHARS = 160
 #: feedparser's SAX errors start with "<unknown>:line:column: "
 _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+): ")
 _ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w.:-]*)")
+#: what gives feedparser a version or an entry in any document: these elements (under
+#: any prefix), the namespaces it reads versions from, Netscape's RSS DOCTYPE
+_FEED_MARKERS = re.compile(
+    rb"<(?:[\w.-]+:)?(?:rss|feed|item|entry|channel)[\s/>]|purl\.org/rss/1\.0|w3\.org/2005/atom"
+    rb"|netscape",
+    re.I,
+)
+_HTML_PAGE = "an HTML page, not a feed"
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,9 @@ def parse_feed(
     A feed that parses despite XML errors is kept, with a warning; an entry that
     cannot be used is skipped, with a warning; neither stops the rest.
     """
+    if _is_html_page(_head(body)) and not _FEED_MARKERS.search(body):
+        # what feedparser would conclude after reading the whole page with its loose parser
+        raise ParseError(_HTML_PAGE)
     try:
         result = read_feed(body, url=url, content_type=content_type)
         parsed = _build_feed(result, body, fetched_at=fetched_at, feed_language=feed_language)
@@ -187,12 +198,11 @@ def _build_feed(
 
 def _not_a_feed(body: bytes, error: object) -> str:
     """One line that tells a user what the URL returned instead of a feed."""
-    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024]
+    head = _head(body)
     if not head:
         return "the document is empty"
-    lowered = head.lower()
-    if lowered.startswith(b"<!doctype html") or b"<html" in lowered:
-        return "an HTML page, not a feed"
+    if _is_html_page(head):
+        return _HTML_PAGE
     if head[:1] in (b"{", b"["):
         return "a JSON document, not an RSS or Atom feed"
     if error is not None and not isinstance(error, feedparser.CharacterEncodingOverride):
@@ -200,6 +210,15 @@ def _not_a_feed(body: bytes, error: object) -> str:
     root = _ROOT_ELEMENT.search(re.sub(rb"<[?!][^>]*>", b"", head))
     name = root.group(1).decode("ascii", "replace") if root else "none"
     return f"not an RSS or Atom feed (root element <{name}>)"
+
+
+def _head(body: bytes) -> bytes:
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024]
+
+
+def _is_html_page(head: bytes) -> bool:
+    lowered = head.lower()
+    return lowered.startswith(b"<!doctype html") or b"<html" in lowered
 
 
 def _describe(error: object) -> str:
