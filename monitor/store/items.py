@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -66,7 +66,7 @@ class StoreCounts:
     changed_item_ids: list[int] = field(default_factory=list)
     #: the items this call inserted, texts in hand, to tag without reading them back;
     #: not carried into sums, which would hold every item's texts
-    created: list[Item] = field(default_factory=list, repr=False, compare=False)
+    created: list[NewItem] = field(default_factory=list, repr=False, compare=False)
 
     def __iadd__(self, other: StoreCounts) -> StoreCounts:
         self.new += other.new
@@ -93,9 +93,52 @@ class _Planned:
     """A new entry of the batch and the item it is to point at."""
 
     entry: ParsedEntry
-    item: Item
+    item: Item | NewItem
     #: 'new' (the batch creates the item), 'url' or 'title'
     matched_by: str
+
+
+@dataclass(eq=False)
+class NewItem:
+    """An item a batch inserts: its row, and its id once inserted. _Matches and tagging
+    read it as they read a stored Item; an ORM Item built for each new item cost more
+    than inserting it (2,964 items: 0.20 s)."""
+
+    row: dict[str, Any]
+    #: 0 until inserted
+    id: int = 0
+
+    @property
+    def canonical_url(self) -> str | None:
+        return cast(str | None, self.row["canonical_url"])
+
+    @property
+    def source_id(self) -> int:
+        return cast(int, self.row["source_id"])
+
+    @property
+    def published_at(self) -> datetime:
+        return cast(datetime, self.row["published_at"])
+
+    @property
+    def title(self) -> str:
+        return cast(str, self.row["title"])
+
+    @property
+    def title_key(self) -> str:
+        return cast(str, self.row["title_key"])
+
+    @property
+    def summary_text(self) -> str:
+        return cast(str, self.row["summary_text"])
+
+    @property
+    def content_text(self) -> str:
+        return cast(str, self.row["content_text"])
+
+    @property
+    def language(self) -> str:
+        return cast(str, self.row["language"])
 
 
 def store_entries(
@@ -176,7 +219,9 @@ def _plan_new(matches: _Matches, entry: ParsedEntry, batch: _Batch) -> _Planned:
     """The item a new entry repeats, or a new one that later entries can repeat."""
     item, matched_by = matches.find(entry)
     if item is None:
-        item = _new_item(entry, batch.source_id, batch.feed_id, batch.now, batch.origin)
+        columns = _new_item_columns(entry, batch.source_id, batch.feed_id, batch.now, batch.origin)
+        # every row of one insert names the same columns
+        item = NewItem(dict.fromkeys(_ITEM_FIELDS) | columns)
         matches.add(item)
     return _Planned(entry, item, matched_by)
 
@@ -217,10 +262,10 @@ class _Matches:
     def __init__(self, source_id: int, title_window: timedelta) -> None:
         self.source_id = source_id
         self.title_window = title_window
-        self.by_url: dict[str, Item] = {}
-        self.by_title: dict[str, list[Item]] = {}
+        self.by_url: dict[str, Item | NewItem] = {}
+        self.by_title: dict[str, list[Item | NewItem]] = {}
 
-    def add(self, item: Item) -> None:
+    def add(self, item: Item | NewItem) -> None:
         if item.canonical_url:
             self.by_url.setdefault(item.canonical_url, item)
         if item.source_id == self.source_id:
@@ -237,7 +282,7 @@ class _Matches:
             same_title.remove(item)
         self.by_title.setdefault(item.title_key, []).append(item)
 
-    def find(self, entry: ParsedEntry) -> tuple[Item | None, str]:
+    def find(self, entry: ParsedEntry) -> tuple[Item | NewItem | None, str]:
         if entry.canonical_url and entry.canonical_url in self.by_url:
             return self.by_url[entry.canonical_url], "url"
         if _long_title(entry.title_key):
@@ -246,7 +291,7 @@ class _Matches:
             # stored items oldest first, as find_duplicate orders them; then this batch's
             candidates = sorted(
                 self.by_title.get(entry.title_key, []),
-                key=lambda item: (item.id is None, item.id or 0),
+                key=lambda item: (not item.id, item.id or 0),
             )
             for item in candidates:
                 if earliest <= item.published_at <= latest and _same_summary(
@@ -260,9 +305,11 @@ def _insert_planned(
     session: Session, planned: list[_Planned], batch: _Batch, counts: StoreCounts
 ) -> None:
     """New items, then every new entry, each in one statement where the backend allows."""
-    created = [plan.item for plan in planned if plan.matched_by == "new"]
+    created = [
+        plan.item for plan in planned if plan.matched_by == "new" and isinstance(plan.item, NewItem)
+    ]
     if created:
-        ids = _insert_items(session, [_item_row(item) for item in created])
+        ids = _insert_items(session, [item.row for item in created])
         for item, item_id in zip(created, ids, strict=True):
             item.id = item_id
     if batch.feed_id is not None:
@@ -293,10 +340,6 @@ def _insert_items(session: Session, rows: list[dict[str, Any]]) -> list[int]:
         insert(Item), [{"id": item_id, **row} for item_id, row in zip(ids, rows, strict=True)]
     )
     return ids
-
-
-def _item_row(item: Item) -> dict[str, Any]:
-    return {key: getattr(item, key) for key in _ITEM_FIELDS}
 
 
 def _entry_row(feed_id: int, plan: _Planned, now: datetime) -> dict[str, Any]:
@@ -482,36 +525,51 @@ def _chunks(values: list[_T], size: int) -> Iterable[list[_T]]:
 def _new_item(
     entry: ParsedEntry, source_id: int, feed_id: int | None, now: datetime, origin: str
 ) -> Item:
-    item = Item(
-        source_id=source_id,
-        feed_id=feed_id,
-        origin=origin,
-        guid=entry.guid,
-        canonical_url=entry.canonical_url,
-        fetched_at=now,
-        published_at=entry.published_at,
-        published_is_fallback=entry.published_is_fallback,
-    )
-    _update_item(item, entry, now)
-    return item
+    return Item(**_new_item_columns(entry, source_id, feed_id, now, origin))
+
+
+def _new_item_columns(
+    entry: ParsedEntry, source_id: int, feed_id: int | None, now: datetime, origin: str
+) -> dict[str, Any]:
+    """The columns a new item takes from its first entry."""
+    return {
+        "source_id": source_id,
+        "feed_id": feed_id,
+        "origin": origin,
+        "guid": entry.guid,
+        "canonical_url": entry.canonical_url,
+        "fetched_at": now,
+        "published_at": entry.published_at,
+        "published_is_fallback": entry.published_is_fallback,
+        **_entry_columns(entry, now),
+    }
 
 
 def _update_item(item: Item, entry: ParsedEntry, now: datetime) -> None:
-    item.url = entry.url
-    item.title = entry.title
-    item.title_key = entry.title_key
-    item.summary_html = entry.summary_html
-    item.summary_text = entry.summary_text
-    # an article fetched in full is kept when a later copy of the entry is only a teaser
-    if entry.content_text or item.content_method != "trafilatura":
-        item.content_html = entry.content_html
-        item.content_text = entry.content_text
-        item.content_method = entry.content_method
-    item.author = entry.author
-    item.language = entry.language
-    item.language_source = entry.language_source
+    columns = _entry_columns(entry, now)
+    if not entry.content_text and item.content_method == "trafilatura":
+        # an article fetched in full is kept when a later copy of the entry is only a teaser
+        del columns["content_html"], columns["content_text"], columns["content_method"]
     if not entry.published_is_fallback:
-        item.published_at = entry.published_at
-        item.published_is_fallback = False
-    item.content_hash = entry.content_hash
-    item.updated_at = now
+        columns |= {"published_at": entry.published_at, "published_is_fallback": False}
+    for key, value in columns.items():
+        setattr(item, key, value)
+
+
+def _entry_columns(entry: ParsedEntry, now: datetime) -> dict[str, Any]:
+    """The columns an entry sets on its item, new or updated."""
+    return {
+        "url": entry.url,
+        "title": entry.title,
+        "title_key": entry.title_key,
+        "summary_html": entry.summary_html,
+        "summary_text": entry.summary_text,
+        "content_html": entry.content_html,
+        "content_text": entry.content_text,
+        "content_method": entry.content_method,
+        "author": entry.author,
+        "language": entry.language,
+        "language_source": entry.language_source,
+        "content_hash": entry.content_hash,
+        "updated_at": now,
+    }

@@ -55,16 +55,22 @@ def tag_items(
 
 
 class _ItemTexts(Protocol):
-    """What tagging reads of a stored item: the item itself, or its row."""
+    """What tagging reads of a stored item: the item itself, its row, or the row it was
+    inserted from."""
 
-    title: str
-    summary_text: str
-    content_text: str
-    language: str
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary_text(self) -> str: ...
+    @property
+    def content_text(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
 
 class _StoredTexts(_ItemTexts, Protocol):
-    id: int
+    @property
+    def id(self) -> int: ...
 
 
 def item_input(item: _ItemTexts) -> TagInput:
