@@ -414,19 +414,20 @@ def test_an_html_page_is_told_apart_without_reading_it_all(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "inside",
+    "page",
     [
-        '<div xmlns="http://www.w3.org/2005/Atom">x</div>',
-        '<div xmlns:r="http://purl.org/rss/1.0/">x</div>',
-        "<feed>x</feed>",
-        '<rss version="2.0">x</rss>',
-        "<x:entry><title>A</title><link>https://example.org/a</link></x:entry>",
+        '<!DOCTYPE html><html><body><div xmlns="http://www.w3.org/2005/Atom">x</div></body></html>',
+        '<!DOCTYPE html><html><body><div xmlns:r="http://purl.org/rss/1.0/">x</div></body></html>',
+        "<!DOCTYPE html><html><body><feed>x</feed></body></html>",
+        '<!DOCTYPE html><html><body><rss version="2.0">x</rss></body></html>',
+        "<!DOCTYPE html><html><body><x:entry><title>A</title></x:entry></body></html>",
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x"><html></html>',
     ],
-    ids=["atom-namespace", "rss1-namespace", "feed", "rss", "prefixed-entry"],
+    ids=["atom-namespace", "rss1-namespace", "feed", "rss", "prefixed-entry", "netscape"],
 )
-def test_an_html_page_holding_what_feedparser_reads_as_a_feed_gets_its_answer(inside: str) -> None:
-    page = f"<!DOCTYPE html><html><body>{inside}</body></html>".encode()
-    assert _outcome(parse_feed, page) == _outcome(parse_with_feedparser, page)
+def test_an_html_page_holding_feed_markup_gets_feedparsers_answer(page: str) -> None:
+    body = page.encode()
+    assert _outcome(parse_feed, body) == _outcome(parse_with_feedparser, body)
 
 
 def _outcome(read: Any, body: bytes) -> object:
