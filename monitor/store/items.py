@@ -291,7 +291,7 @@ class _Matches:
             # stored items oldest first, as find_duplicate orders them; then this batch's
             candidates = sorted(
                 self.by_title.get(entry.title_key, []),
-                key=lambda item: (not item.id, item.id or 0),
+                key=lambda item: (not item.id, item.id),
             )
             for item in candidates:
                 if earliest <= item.published_at <= latest and _same_summary(
