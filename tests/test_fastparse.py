@@ -240,6 +240,31 @@ def test_safe_html_removes_what_runs_and_makes_links_absolute(markup: str, clean
     assert fastparse.safe_html(markup, "https://feeds.example.org/") == cleaned
 
 
+_MARKUP_PIECES = st.sampled_from(
+    ["text ", "a < b", "&amp;", "\xa0", "<p>", "</p>", "<br>", "<br/>", "<hr class=rule/>", "<b>",
+     "</b >", "<P CLASS='x'>", "<h1>", "<my-tag>", "<x:y>", "</a>", "<!-- c -->", "<!x>", "<",
+     '<a href="https://x.example/a">', '<a HREF="https://x.example/a?b=c#d">',
+     '<a href="/relative">', '<a href="https://x.example/?a=1&amp;b=2">',
+     '<a href="https://x.example/&#x0a;">', '<a href="https://x.example/a&#9;b">',
+     '<a href="https://x.example/a&#10b">', '<a href="https://x.example/a&#32">', '<a href=" https://x.example/">',
+     "<a href=https://x.example/>", "<a href='https://x.example/'>", '<a href="javascript:x()">',
+     "<a href>", '<img src="http://x.example/i.png" alt="A > B">', '<img alt="a <b>">',
+     '<p onclick="x()">', "<p ONMOUSEOVER=x>", "<p once=1>", "<p style='color:red'>",
+     '<svg xmlns="http://www.w3.org/2000/svg">', '<p xmlns:o="urn:o">', "<p data-src=x>",
+     "<p formaction=x srcdoc=y>", "<p hrefs=x>", "<p\xa0onclick=x>", "<p\tid=a\ntitle=\"t\">",
+     "<script>x()</script>", "<SCRIPT/>", "<scripts>", "<style>p{}</style>", "<object>", "<embed>",
+     "<param name=a>", "<body>", "</body>", '<body onload="x()">', "\x00", "<p title=\"x\x00\">"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_MARKUP_PIECES, max_size=12).map("".join))
+def test_markup_left_alone_without_lxml_is_markup_lxml_leaves_alone(markup: str) -> None:
+    """safe_html skips lxml for markup it can tell needs no cleaning; lxml must agree."""
+    if fastparse._NOTHING_TO_CLEAN.fullmatch(markup):
+        assert fastparse._cleaned(markup, "https://feeds.example.org/") == markup
+
+
 def test_an_item_whose_summary_is_its_content_has_its_markup_cleaned_once(monkeypatch) -> None:
     parses: list[str] = []
 

@@ -127,6 +127,26 @@ _SCRIPT_URL = re.compile(r"\s*(javascript|vbscript|data|livescript):", re.I)
 #: (possessive, and the closing "/" taken off afterwards: a lazy run tried "/>" at every
 #: character of every attribute)
 _VOID_ELEMENT = re.compile(r"<(area|br|col|hr|img|input|param|source|track|wbr)\b([^>]*+)>", re.I)
+#: markup safe_html leaves as it is, told without parsing it: text and tags written plainly
+#: (every "<" starts one), none of the elements it removes or unwraps, no attribute it
+#: removes, and every link attribute a double-quoted absolute URL it keeps as written.
+#: Anything else, however harmless, goes to lxml. (Of the benchmark's 8,849 fields with
+#: markup, lxml leaves 6,330 unchanged; this tells 4,852 of them in 0.10 s, lxml in 0.40 s.)
+_HTML_WHITE = r"[ \t\n\r\f]"
+_NAME_ENDS = r"(?![-a-zA-Z0-9_:.])"
+_LINK_ATTRIBUTE = rf"(?i:{'|'.join(sorted(_URL_ATTRIBUTES))}){_NAME_ENDS}"
+_KEPT_ATTRIBUTE = (
+    rf"(?!(?i:on|xmlns|(?:{'|'.join(sorted(_UNSAFE_ATTRIBUTES - {'xmlns'}))}){_NAME_ENDS}))"
+    rf"(?!{_LINK_ATTRIBUTE})[a-zA-Z_:][-a-zA-Z0-9_:.]*+"
+)
+_ATTRIBUTE_VALUE = r"(?:\"[^\"]*+\"|'[^']*+'|[^ \t\n\r\f\"'=<>`]++)"
+_KEPT_URL = _PLAIN_URL.pattern.replace("&", "")  # "&" may start a reference lxml decodes
+_NOTHING_TO_CLEAN = re.compile(
+    rf"(?:[^<]++|</?(?!(?i:{'|'.join(_DROPPED + _UNWRAPPED)}){_NAME_ENDS})[a-zA-Z][a-zA-Z0-9]*+"
+    rf"(?:{_HTML_WHITE}++(?:{_LINK_ATTRIBUTE}{_HTML_WHITE}*+={_HTML_WHITE}*+\"{_KEPT_URL}\""
+    rf"|{_KEPT_ATTRIBUTE}(?:{_HTML_WHITE}*+={_HTML_WHITE}*+{_ATTRIBUTE_VALUE})?+))*+"
+    rf"{_HTML_WHITE}*+/?>)*+"
+)
 #: lxml's HTML parser with plain elements: lxml.html's element classes are looked up in
 #: Python for every element it makes
 _HTML_PARSER = etree.HTMLParser()
@@ -382,6 +402,14 @@ def safe_html(markup: str, base: str) -> str:
     """
     if "<" not in markup:
         return markup
+    if _NOTHING_TO_CLEAN.fullmatch(markup) is None:
+        markup = _cleaned(markup, base)
+    # void elements written the way feedparser's sanitiser writes them: <br />
+    return _VOID_ELEMENT.sub(_void_element, markup)
+
+
+def _cleaned(markup: str, base: str) -> str:
+    """safe_html's cleaning, by lxml: the markup as it came when nothing needed cleaning."""
     fragment = _html_body(markup)
     changed = False
     if fragment.find(".//script") is not None or fragment.find(".//style") is not None:
@@ -409,8 +437,7 @@ def safe_html(markup: str, base: str) -> str:
         # lxml writes entities as characters; a no-break space stays visible in the markup
         html = etree.tostring(fragment, encoding="unicode", method="html")
         markup = html.removeprefix("<body>").removesuffix("</body>").replace("\xa0", "&nbsp;")
-    # void elements written the way feedparser's sanitiser writes them: <br />
-    return _VOID_ELEMENT.sub(_void_element, markup)
+    return markup
 
 
 def _html_body(markup: str) -> Any:
