@@ -20,12 +20,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from feedparser.urls import _urljoin
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.feeds import fastparse
 from monitor.feeds.fastparse import Declined, _join
+from monitor.feeds.normalize import html_to_text
 from monitor.feeds.parse import ParsedFeed, parse_fast, parse_feed, parse_with_feedparser
 
 FETCHED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -263,6 +264,22 @@ def test_markup_left_alone_without_lxml_is_markup_lxml_leaves_alone(markup: str)
     """safe_html skips lxml for markup it can tell needs no cleaning; lxml must agree."""
     if fastparse._NOTHING_TO_CLEAN.fullmatch(markup):
         assert fastparse._cleaned(markup, "https://feeds.example.org/") == markup
+
+
+def test_markup_wrapped_in_a_bare_body_is_read_without_the_sanitiser(monkeypatch) -> None:
+    """Some feeds wrap every description in <body>, which the sanitiser only drops."""
+    body = RSS.replace(b"&lt;p&gt;The minister", b"&lt;body&gt;&lt;p&gt;The minister").replace(
+        b"envoys.&lt;/p&gt;", b"envoys.&lt;/p&gt;&lt;/body&gt;&lt;p&gt;Ad&lt;/p&gt;"
+    )
+    expected = parse_with_feedparser(body, url=URL, fetched_at=FETCHED_AT)
+
+    def refused(*args: object) -> str:
+        raise AssertionError("sanitiser called")
+
+    monkeypatch.setattr(fastparse, "_sanitize_html", refused)
+    fast = parse_fast(body, url=URL, fetched_at=FETCHED_AT)
+    assert differences(fast, expected) == []
+    assert fast.entries[0].summary_text == "The minister met envoys.\nAd"
 
 
 def test_an_item_whose_summary_is_its_content_has_its_markup_cleaned_once(monkeypatch) -> None:
@@ -523,3 +540,31 @@ def test_unsupported_constructs_are_read_by_feedparser(name: str, body: bytes) -
 )
 def test_joining_a_link_to_its_base_is_feedparsers_join(base: str, start: str, rest: str) -> None:
     assert _join(base, start + rest) == _urljoin(base, start + rest)
+
+
+_FIELD_PIECES = st.sampled_from(
+    ["Text ", "x", "a &amp; b", "&copy", "&nbsp;", "&AMP;", "&amp", "&#x26;", "&#38;", "&#38",
+     "&notify", "<p>", "</p>", "<p/>", "</p x>", "<br/>", "<b>", "</b>", '<a href="/x">', "</a>",
+     "<body>", "</body>", "<BODY>", "< body>", "</ body>", "<body >", '<body class="x">',
+     "<body/>", "<bodyx>", "<title>", "</title>", "<iframe>", "</iframe>", "<script>",
+     "</script>", "<SCRIPT>", "</SCRIPT >", "<script type=x>", "<style>", "</style>", "<", ">",
+     "<!", "<!-->", "-->", "<!-- c -->", "<img alt='A &amp; B' src=i.png>",
+     "<img alt='x &notify' src=i.png>", "<img alt='&#38;' src=i.png>", "<img alt='&copy'>",
+     "<img alt='&copy;'>", "<img alt='&bogus;'>", "<img alt=a alt=b>"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_FIELD_PIECES, max_size=10).map("".join))
+@example("<Text <img alt=a alt=b>")  # a "<" inside a tag
+@example("</script>Text")  # an end tag with no start
+def test_markup_taken_without_the_sanitiser_reads_as_its_output_does(markup: str) -> None:
+    """An HTML field _markup accepts as it is must give the text feedparser's resolver and
+    sanitiser would leave of it."""
+    try:
+        accepted = fastparse._markup(markup)
+    except Declined:
+        return
+    resolved = fastparse.resolve_relative_uris(markup, URL, "utf-8", "text/html")
+    sanitised = fastparse._sanitize_html(resolved, "utf-8", "text/html")
+    assert html_to_text(accepted) == html_to_text(sanitised)

@@ -26,6 +26,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from html import unescape
 from html.entities import name2codepoint
 from typing import Any
 from xml.sax.saxutils import escape
@@ -85,12 +86,14 @@ _CONTRIBUTOR_PARTS = _HARMLESS | frozenset({"name", "uri", "url", "email", "home
 _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category", "cloud",
                          "author", "contributor", "skiphours", "skipdays"})  # fmt: skip
 #: markup feedparser's sanitiser rewrites in ways that change the text
+#: (but a bare <body> or </body>, which it drops as the text reader ignores it)
 #: (possessive runs: each is followed by what cannot extend it, so the regex never backtracks
 #: into one; it tests every "<" of every field, and backtracking had doubled its time)
 _RISKY_MARKUP = re.compile(
     r"<(?:\s*+/?\s*+(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
-    r"plaintext|listing|textarea|select|option|title|head|base|meta|link|body|html|[a-z]++:)|"
-    r"!(?!--)|\?|[^a-z/!?]|/?\s*+[a-z][^>]*+$|script[^>]*+>[^<]*+<(?!/script)|"
+    r"plaintext|listing|textarea|select|option|title|head|base|meta|link|html|[a-z]++:)|"
+    r"(?!/?body>)\s*+/?\s*+body|"
+    r"!(?!--)|\?|[^a-z/!?]|/?\s*+[a-z][^<>]*+(?:<|$)|"
     r"!--(?:(?!-->).)*+$)",
     re.I | re.S,
 )
@@ -98,9 +101,15 @@ _RISKY_MARKUP = re.compile(
 _SGML_CHARREF = re.compile(r"&#(?:[0-9]+|[xX][0-9a-fA-F]+)(?=([^0-9a-fA-F]))")
 _SGML_ENTITYREF = re.compile(r"&([a-zA-Z][-.a-zA-Z0-9]*)(?=([^a-zA-Z0-9]))")
 _NAMED_ENTITY = re.compile(r"&([A-Za-z]\w*);")
+_ALT_VALUE = re.compile(r"\salt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]*)", re.I)
+_ALT_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|([A-Za-z][A-Za-z0-9]*));")
 #: named references feedparser's sanitiser writes back with their semicolon
 _KNOWN_ENTITIES = frozenset(name2codepoint) | {"apos"}
 _TAG = re.compile(r"<[^>]*>")
+#: script and style tags; the sanitiser drops what lies inside such an element but keeps its
+#: references, and an end tag with no start hides the rest: only plain closed ones read alike
+_RAW_TEXT_TAG = re.compile(r"<\s*+/?\s*+(?:script|style)", re.I)
+_CLOSED_RAW_TEXT = re.compile(r"<(script|style)\b[^>]*+>[^<&]*+</\1>", re.I)
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 #: removed with their content / unwrapped (content kept), as feedparser's sanitiser does
 _DROPPED = ("script", "style")
@@ -361,18 +370,34 @@ def _markup(value: str) -> str:
     """HTML feedparser would sanitise: accepted only when sanitising keeps its text."""
     if "]]>" in value or _RISKY_MARKUP.search(value):
         raise Declined("markup the sanitiser would rewrite")
+    if _RAW_TEXT_TAG.search(value) and _RAW_TEXT_TAG.search(_CLOSED_RAW_TEXT.sub("", value)):
+        raise Declined("a script or style the sanitiser reads its own way")
     if "&" in value:
         text = _TAG.sub(" ", value)
         # the sanitiser writes a reference back with ";" when it knows the name (and every
         # numeric one), without when it does not: accepted only where that changes nothing
         if any(ref.group(1) != ";" for ref in _SGML_CHARREF.finditer(text)) or any(
             (ref.group(2) == ";") != (ref.group(1) in _KNOWN_ENTITIES)
+            # an unknown name the sanitiser escapes, but the text reader decodes in part
+            # ("&notify": "¬ify")
+            or (ref.group(2) != ";" and _decoded(ref.group(1)))
             for ref in _SGML_ENTITYREF.finditer(text)
         ):
             raise Declined("an entity reference the sanitiser would rewrite")
         if not _KNOWN_ENTITIES.issuperset(_NAMED_ENTITY.findall(value)):
             raise Declined("an entity the sanitiser writes without its semicolon")
+        # an image's alt is text too: there only references with ";" and known names
+        alts = "".join(_ALT_VALUE.findall(value))
+        references = _ALT_REFERENCE.findall(alts)
+        if len(references) != alts.count("&") or not _KNOWN_ENTITIES.issuperset(
+            name for name in references if name
+        ):
+            raise Declined("a reference in an alt text the sanitiser would rewrite")
     return value
+
+
+def _decoded(name: str) -> bool:
+    return unescape(f"&{name}") != f"&{name}"
 
 
 def _html(element: Any, base: str) -> str:
