@@ -433,6 +433,11 @@ ATOM03 = b"""<?xml version="1.0" encoding="utf-8"?>
         # markup feedparser's sanitiser rewrites: that field goes through the sanitiser
         ("an iframe in the summary", RSS.replace(b"&lt;b&gt;", b"&lt;iframe&gt;x&lt;/iframe&gt;")),
         ("a known entity, no semicolon", RSS.replace(b"envoys.", b"envoys &amp;copy 2022.")),
+        ("an iframe in a title", RSS.replace(b"Talks on", b"Talks &lt;iframe&gt;x&lt;/iframe&gt;")),
+        ("a title with markup and a name the sanitiser escapes", RSS.replace(
+            b"Talks on", b"Talks &lt;b&gt;on&lt;/b&gt; &amp;copyx")),
+        ("a title that is no HTML, with an unknown name", RSS.replace(
+            b"Talks on", b"Talks &amp;notify on")),
         ("a stray < in the summary", RSS.replace(b"envoys.", b"envoys &lt; 5 days &lt;&lt; more.")),
         ("a script and a namespaced tag", RSS.replace(
             b"envoys.", b"envoys.&lt;script&gt;alert(1)&lt;/script&gt;&lt;o:p&gt;x&lt;/o:p&gt;")),
@@ -502,7 +507,6 @@ def test_item_language_author_rdf_id_and_declaration_warning_on_the_fast_path() 
             b"<title>Talks on security guarantees</title>",
             b'<media:title xmlns:media="http://search.yahoo.com/mrss/">Talks</media:title>')),
         ("an item the tree does not see", RSS.replace(b"</channel>", b"<!-- <item> --></channel>")),
-        ("an iframe in a title", RSS.replace(b"Talks on", b"Talks &lt;iframe&gt;x&lt;/iframe&gt;")),
         ("an item with no guid or link", RSS.replace(b"<guid>https://gov.example/a</guid>", b"")
          .replace(b"<link>https://gov.example/a?utm_source=rss</link>", b"")),
         ("a document that is not well-formed", RSS.replace(b"</title>", b"</titel>", 1)),

@@ -396,6 +396,16 @@ def _markup(value: str) -> str:
     return value
 
 
+def _rss_title(element: Any, base: str) -> str:
+    """An item's title as feedparser leaves it: sanitised only where it looks like HTML."""
+    try:
+        return _markup(_text(element))
+    except Declined:
+        if _FeedParserMixin.looks_like_html((element.text or "").strip()):
+            return _html(element, base)
+        return _text(element)
+
+
 def _decoded(name: str) -> bool:
     return unescape(f"&{name}") != f"&{name}"
 
@@ -681,7 +691,7 @@ def _rss_item(item: Any, bases: _Bases, langs: _Langs) -> dict[str, Any]:
         base = bases.at(child)
         if tag in ("title", _DC_TITLE):
             language = langs.at(child)
-            entry["title"] = titles.read(_markup(_text(child)), language)
+            entry["title"] = titles.read(_rss_title(child, base), language)
             entry["title_detail"] = {"language": language}
         elif tag == "link":
             if child.attrib:
