@@ -462,6 +462,13 @@ ATOM03 = b"""<?xml version="1.0" encoding="utf-8"?>
             b"<title>Ministry news</title>", b"<title>Q&amp;A &lt;&lt; notes</title>")),
         ("an Atom text feed title with an ampersand", ATOM.replace(
             b"<title>Institute</title>", b"<title>Peace &amp; Security</title>")),
+        ("an Atom entry title in xhtml", ATOM.replace(
+            b"<title>Neutrality as a settlement</title>",
+            b"<title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>Neutrality as a "
+            b"<em>settlement</em></div></title>")),
+        ("an Atom entry title in html the sanitiser rewrites", ATOM.replace(
+            b"<title>Neutrality as a settlement</title>",
+            b"<title type='html'>Neutrality &lt;b&gt;as&lt;/b&gt; a &amp;copyx deal</title>")),
         ("an Atom feed title in html", ATOM.replace(
             b"<title>Institute</title>", b'<title type="html">The Institute</title>')),
         ("Atom xhtml summary beside html content", ATOM.replace(

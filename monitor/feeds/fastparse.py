@@ -926,7 +926,8 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs, namespace: str) -> d
         seen.add(field)
         base = bases.at(child)
         if local == "title":
-            entry["title"] = titles.read(_atom_text(child))
+            # html and xhtml as feedparser leaves them: through its sanitiser where it must
+            entry["title"] = titles.read(_atom_text(child, bases.at(child)))
             entry["title_detail"] = {"language": langs.at(child)}
         elif local == "link":
             holder: dict[str, Any] = {}
@@ -982,7 +983,7 @@ def _atom_kind(element: Any) -> str:
 
 
 def _atom_text(element: Any, base: str | None = None) -> str:
-    """Atom text; an html summary or content (`base` given) may go through the sanitiser."""
+    """Atom text; html or xhtml (`base` given) may go through the sanitiser."""
     kind = _atom_kind(element)
     # mode="escaped" (Atom 0.3's word for the default) changes nothing for feedparser
     if element.get("mode", "escaped") != "escaped":
