@@ -92,13 +92,18 @@ def judge(name: str, body: bytes) -> Outcome:
     (parse_feed falls back on Declined; see the routing tests below)."""
     try:
         slow: ParsedFeed | None = parse_with_feedparser(body, url=URL, fetched_at=FETCHED_AT)
-    except ParseError:
-        slow = None
+    except ParseError as exc:
+        slow, slow_error = None, str(exc)
     entries = len(slow.entries) if slow else 0
     try:
         fast = parse_fast(body, url=URL, fetched_at=FETCHED_AT)
-    except (Declined, ParseError):
+    except Declined:
         return Outcome(name, slow is not None, False, entries, [])
+    except ParseError as exc:
+        # the fast path's "no feed" must be feedparser's, word for word
+        if slow is not None or str(exc) != slow_error:
+            return Outcome(name, slow is not None, False, entries, [f"{name}: {exc}"])
+        return Outcome(name, False, False, 0, [])
     if slow is None:
         return Outcome(name, False, True, 0, [f"{name}: fast path read a non-feed"])
     return Outcome(name, True, True, entries, [f"{name}: {d}" for d in differences(fast, slow)])

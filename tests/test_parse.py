@@ -430,6 +430,49 @@ def test_an_html_page_holding_feed_markup_gets_feedparsers_answer(page: str) -> 
     assert _outcome(parse_feed, body) == _outcome(parse_with_feedparser, body)
 
 
+_OPML = (
+    b'<?xml version="1.0"?><opml version="1.0"><head><title>Subscriptions</title></head><body>'
+    b'<outline text="News" type="rss" xmlUrl="https://gov.example/feed.xml"/></body></opml>'
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _OPML,
+        b'<?xml version="1.0"?><sitemap xmlns="https://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<loc>https://gov.example/</loc></sitemap>",
+    ],
+    ids=["opml", "sitemap"],
+)
+def test_an_xml_document_with_nothing_of_a_feed_is_told_apart_without_feedparser(
+    monkeypatch, document: bytes
+) -> None:
+    expected = _outcome(parse_with_feedparser, document)
+    assert isinstance(expected, str) and "not an RSS or Atom feed" in expected
+
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read by feedparser")
+
+    monkeypatch.setattr(feedparser, "parse", unread)
+    assert _outcome(parse_feed, document) == expected
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _OPML.replace(b"<body>", b'<body><entry xmlns="urn:x"><title>A</title></entry>'),
+        _OPML.replace(b"<body>", b"<body><x:rss xmlns:x='urn:x'/>"),
+        _OPML.replace(b"<opml", b'<opml xmlns:a="http://www.w3.org/2005/Atom"'),
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x">'
+        + _OPML.split(b"?>", 1)[1],
+    ],
+    ids=["entry-inside", "prefixed-rss-inside", "atom-namespace", "netscape-doctype"],
+)
+def test_an_xml_document_holding_feed_markup_gets_feedparsers_answer(document: bytes) -> None:
+    assert _outcome(parse_feed, document) == _outcome(parse_with_feedparser, document)
+
+
 def _outcome(read: Any, body: bytes) -> object:
     try:
         return read(body, url=URL, fetched_at=FETCHED).entries

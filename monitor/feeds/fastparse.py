@@ -122,6 +122,13 @@ _DATE_FIELDS = {"published": "published_parsed", "issued": "published_parsed",
 _ATOM_KINDS = {"text/plain": "text", "text/html": "html", "application/xhtml+xml": "xhtml"}
 #: cheap independent count of entries in the bytes
 _ITEM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+#: what gives feedparser a version or an entry in any document: these elements (under
+#: any prefix), the namespaces it reads versions from, Netscape's RSS DOCTYPE
+FEED_MARKERS = re.compile(
+    rb"<(?:[\w.-]+:)?(?:rss|feed|item|entry|channel)[\s/>]|purl\.org/rss/1\.0|w3\.org/2005/atom"
+    rb"|netscape",
+    re.I,
+)
 #: feedparser's declaration, whitespace, then the document's own
 _LATE_DECLARATION = re.compile(rb"<\?xml[^>]*\?>\s+(?=<\?xml\s)(<\?xml[^>]*\?>)")
 #: an absolute http(s) URL that urljoin gives back as it is: lower-case scheme, a host,
@@ -228,6 +235,8 @@ def _read_document(data: bytes, result: dict[str, Any], url: str) -> dict[str, A
     elif root.tag == f"{{{_RDF}}}RDF" and not version and _rdf_version(root) == "rss10":
         feed, entries = _read_rdf(root, bases, langs)
         result["version"] = "rss10"
+    elif not version and not FEED_MARKERS.search(data):
+        return result  # feedparser's answer too: no version, no entries, so no feed
     else:
         raise Declined(f"root element {root.tag!r} version {root.get('version')!r}")
     if len(_ITEM_TAG.findall(data)) != len(entries):

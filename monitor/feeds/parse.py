@@ -14,7 +14,7 @@ from typing import Any
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.feeds.fastparse import Declined, read_feed
+from monitor.feeds.fastparse import FEED_MARKERS, Declined, read_feed
 from monitor.feeds.normalize import (
     canonical_url,
     clean_text,
@@ -42,13 +42,6 @@ _FALLBACK_TITLE_CHARS = 160
 #: feedparser's SAX errors start with "<unknown>:line:column: "
 _SAX_POSITION = re.compile(r"^<unknown>:(\d+):(\d+): ")
 _ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w.:-]*)")
-#: what gives feedparser a version or an entry in any document: these elements (under
-#: any prefix), the namespaces it reads versions from, Netscape's RSS DOCTYPE
-_FEED_MARKERS = re.compile(
-    rb"<(?:[\w.-]+:)?(?:rss|feed|item|entry|channel)[\s/>]|purl\.org/rss/1\.0|w3\.org/2005/atom"
-    rb"|netscape",
-    re.I,
-)
 _HTML_PAGE = "an HTML page, not a feed"
 
 
@@ -104,7 +97,7 @@ def parse_feed(
     A feed that parses despite XML errors is kept, with a warning; an entry that
     cannot be used is skipped, with a warning; neither stops the rest.
     """
-    if _is_html_page(_head(body)) and not _FEED_MARKERS.search(body):
+    if _is_html_page(_head(body)) and not FEED_MARKERS.search(body):
         # what feedparser would conclude after reading the whole page with its loose parser
         raise ParseError(_HTML_PAGE)
     try:
@@ -114,6 +107,8 @@ def parse_feed(
             return replace(parsed, parser="fast")
     except Declined:
         pass
+    except ParseError:
+        raise  # no feed, and the fast path has shown that feedparser would find none
     except Exception:  # a fast-path bug must cost speed, never a feed
         log.warning("fast parse of %s failed; reading it with feedparser", url, exc_info=True)
     return parse_with_feedparser(
