@@ -85,8 +85,8 @@ _CONTRIBUTOR_PARTS = _HARMLESS | frozenset({"name", "uri", "url", "email", "home
 #: feed-level elements whose children belong to them, not to the feed
 _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category", "cloud",
                          "author", "contributor", "skiphours", "skipdays"})  # fmt: skip
-#: markup feedparser's sanitiser rewrites in ways that change the text
-#: (but a bare <body> or </body>, which it drops as the text reader ignores it)
+#: markup feedparser's sanitiser rewrites in ways that change the text (not a bare <body> or
+#: </body>: it drops the tag, which the text reader ignores)
 #: (possessive runs: each is followed by what cannot extend it, so the regex never backtracks
 #: into one; it tests every "<" of every field, and backtracking had doubled its time)
 _RISKY_MARKUP = re.compile(
@@ -101,6 +101,7 @@ _RISKY_MARKUP = re.compile(
 _SGML_CHARREF = re.compile(r"&#(?:[0-9]+|[xX][0-9a-fA-F]+)(?=([^0-9a-fA-F]))")
 _SGML_ENTITYREF = re.compile(r"&([a-zA-Z][-.a-zA-Z0-9]*)(?=([^a-zA-Z0-9]))")
 _NAMED_ENTITY = re.compile(r"&([A-Za-z]\w*);")
+#: an image's alt text (which the text reader reads), and the references allowed in it
 _ALT_VALUE = re.compile(r"\salt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]*)", re.I)
 _ALT_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|([A-Za-z][A-Za-z0-9]*));")
 #: named references feedparser's sanitiser writes back with their semicolon
@@ -936,7 +937,7 @@ def _atom_entry(element: Any, bases: _Bases, langs: _Langs, namespace: str) -> d
         base = bases.at(child)
         if local == "title":
             # html and xhtml as feedparser leaves them: through its sanitiser where it must
-            entry["title"] = titles.read(_atom_text(child, bases.at(child)))
+            entry["title"] = titles.read(_atom_text(child, base))
             entry["title_detail"] = {"language": langs.at(child)}
         elif local == "link":
             holder: dict[str, Any] = {}
