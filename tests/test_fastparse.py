@@ -566,7 +566,8 @@ _FIELD_PIECES = st.sampled_from(
      "</script>", "<SCRIPT>", "</SCRIPT >", "<script type=x>", "<style>", "</style>", "<", ">",
      "<!", "<!-->", "-->", "<!-- c -->", "<img alt='A &amp; B' src=i.png>",
      "<img alt='x &notify' src=i.png>", "<img alt='&#38;' src=i.png>", "<img alt='&copy'>",
-     "<img alt='&copy;'>", "<img alt='&bogus;'>", "<img alt=a alt=b>"]
+     "<img alt='&copy;'>", "<img alt='&bogus;'>", "<img alt=a alt=b>", '<IMG ALT="a>b &notify">',
+     '<img alt="x &notify>', '<a href="/x?a=1&b=2">', "<img/alt='&notify'>", "<IMG ALT=&copy>"]
 )  # fmt: skip
 
 

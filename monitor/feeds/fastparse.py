@@ -86,14 +86,21 @@ _CONTRIBUTOR_PARTS = _HARMLESS | frozenset({"name", "uri", "url", "email", "home
 _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category", "cloud",
                          "author", "contributor", "skiphours", "skipdays"})  # fmt: skip
 #: markup feedparser's sanitiser rewrites in ways that change the text (not a bare <body> or
-#: </body>: it drops the tag, which the text reader ignores)
+#: </body>: it drops the tag, which the text reader ignores), and, to be looked at further,
+#: script and style tags and images with a "&" in their alt text
 #: (possessive runs: each is followed by what cannot extend it, so the regex never backtracks
 #: into one; it tests every "<" of every field, and backtracking had doubled its time)
-_RISKY_MARKUP = re.compile(
-    r"<(?:\s*+/?\s*+(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
-    r"plaintext|listing|textarea|select|option|title|head|base|meta|link|html|[a-z]++:)|"
-    r"(?!/?body>)\s*+/?\s*+body|"
-    r"!(?!--)|\?|[^a-z/!?]|/?\s*+[a-z][^<>]*+(?:<|$)|"
+_MARKUP_CHECK = re.compile(
+    r"<(?:(?P<raw>\s*+/?\s*+(?:script|style)\b)|"
+    r"(?P<image>img\b(?:[^<>\"']++|\"[^\"<>]*+\"|'[^'<>]*+')*?[\s\"'/]alt\s*+=\s*+"
+    r"(?:\"(?P<alt1>[^\"<>&]*+&[^\"<>]*+)\"|'(?P<alt2>[^'<>&]*+&[^'<>]*+)'"
+    r"|(?P<alt3>[^\s\"'<>=`&]*+&[^\s\"'<>=`]*+)))|"
+    r"\s*+/?\s*+(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
+    r"plaintext|listing|textarea|select|option|title|head|base|meta|link|html|body(?!>)|"
+    r"[a-z]++:)|"
+    r"!(?!--)|\?|[^a-z/!?]|"
+    # a tag that does not end at its first ">" outside quotes (the two readers differ)
+    r"/?\s*+[a-z](?:[^<>\"']++|\"[^\"<>]*+\"|'[^'<>]*+')*+(?!>)|"
     r"!--(?:(?!-->).)*+$)",
     re.I | re.S,
 )
@@ -101,15 +108,13 @@ _RISKY_MARKUP = re.compile(
 _SGML_CHARREF = re.compile(r"&#(?:[0-9]+|[xX][0-9a-fA-F]+)(?=([^0-9a-fA-F]))")
 _SGML_ENTITYREF = re.compile(r"&([a-zA-Z][-.a-zA-Z0-9]*)(?=([^a-zA-Z0-9]))")
 _NAMED_ENTITY = re.compile(r"&([A-Za-z]\w*);")
-#: an image's alt text (which the text reader reads), and the references allowed in it
-_ALT_VALUE = re.compile(r"\salt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]*)", re.I)
+#: the references an image's alt text (which the text reader reads) may hold
 _ALT_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|([A-Za-z][A-Za-z0-9]*));")
 #: named references feedparser's sanitiser writes back with their semicolon
 _KNOWN_ENTITIES = frozenset(name2codepoint) | {"apos"}
 _TAG = re.compile(r"<[^>]*>")
-#: script and style tags; the sanitiser drops what lies inside such an element but keeps its
-#: references, and an end tag with no start hides the rest: only plain closed ones read alike
-_RAW_TEXT_TAG = re.compile(r"<\s*+/?\s*+(?:script|style)", re.I)
+#: a script or style element the sanitiser reads as the text reader does: it drops what lies
+#: inside such an element but keeps its references, and an end tag with no start hides the rest
 _CLOSED_RAW_TEXT = re.compile(r"<(script|style)\b[^>]*+>[^<&]*+</\1>", re.I)
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 #: removed with their content / unwrapped (content kept), as feedparser's sanitiser does
@@ -378,10 +383,26 @@ def _fixup(output: str) -> str:
 
 def _markup(value: str) -> str:
     """HTML feedparser would sanitise: accepted only when sanitising keeps its text."""
-    if "]]>" in value or _RISKY_MARKUP.search(value):
+    if "]]>" in value:
         raise Declined("markup the sanitiser would rewrite")
-    if _RAW_TEXT_TAG.search(value) and _RAW_TEXT_TAG.search(_CLOSED_RAW_TEXT.sub("", value)):
-        raise Declined("a script or style the sanitiser reads its own way")
+    closed_until = 0  # the end of the last plain script or style element
+    for found in _MARKUP_CHECK.finditer(value):
+        if found.group("raw") is not None:
+            if found.start() < closed_until:
+                continue  # that element's end tag
+            closed = _CLOSED_RAW_TEXT.match(value, found.start())
+            if closed is None:
+                raise Declined("a script or style the sanitiser reads its own way")
+            closed_until = closed.end()
+        elif found.group("image") is not None:
+            alt = found.group("alt1") or found.group("alt2") or found.group("alt3")
+            references = _ALT_REFERENCE.findall(alt)
+            if len(references) != alt.count("&") or not _KNOWN_ENTITIES.issuperset(
+                name for name in references if name
+            ):
+                raise Declined("a reference in an alt text the sanitiser would rewrite")
+        else:
+            raise Declined("markup the sanitiser would rewrite")
     if "&" in value:
         text = _TAG.sub(" ", value)
         # the sanitiser writes a reference back with ";" when it knows the name (and every
@@ -396,13 +417,6 @@ def _markup(value: str) -> str:
             raise Declined("an entity reference the sanitiser would rewrite")
         if not _KNOWN_ENTITIES.issuperset(_NAMED_ENTITY.findall(value)):
             raise Declined("an entity the sanitiser writes without its semicolon")
-        # an image's alt is text too: there only references with ";" and known names
-        alts = "".join(_ALT_VALUE.findall(value))
-        references = _ALT_REFERENCE.findall(alts)
-        if len(references) != alts.count("&") or not _KNOWN_ENTITIES.issuperset(
-            name for name in references if name
-        ):
-            raise Declined("a reference in an alt text the sanitiser would rewrite")
     return value
 
 
