@@ -8,14 +8,16 @@ author, xml:lang per field), so parse.py normalises both alike. It uses
 feedparser's own pieces wherever they are cheap (byte decoding, date parsing,
 URI joining, its text fix-ups), follows feedparser's rules where they are simple
 (xml:base and xml:lang on any element, media:title, dc:title, an author's email,
-whitespace before the XML declaration). A summary or content holding markup or
-entity references feedparser's sanitiser would rewrite goes through that
-sanitiser, as feedparser would send it. It declines — raises `Declined` — on
-anything it does not reproduce exactly: encodings feedparser overrides, DTDs and
-entities, CDF, elements feedparser would map onto an entry field that this
-module does not read, repeated fields, titles that differ or hold such markup,
-missing required fields and an entry count that differs from a byte count of
-<item>/<entry> tags. parse.py then uses feedparser.
+whitespace before the XML declaration). A summary, content or entry title
+holding markup or entity references feedparser's sanitiser would rewrite goes
+through that sanitiser, as feedparser would send it. A well-formed document with
+nothing feedparser reads as a feed gets its answer: no feed. It declines —
+raises `Declined` — on anything it does not reproduce exactly: encodings
+feedparser overrides, DTDs and entities, CDF, elements feedparser would map onto
+an entry field that this module does not read, repeated fields, titles that
+differ, a feed title with such markup, missing required fields and an entry
+count that differs from a byte count of <item>/<entry> tags. parse.py then uses
+feedparser.
 """
 
 from __future__ import annotations
