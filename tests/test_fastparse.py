@@ -575,6 +575,7 @@ _FIELD_PIECES = st.sampled_from(
 @given(st.lists(_FIELD_PIECES, max_size=10).map("".join))
 @example("<Text <img alt=a alt=b>")  # a "<" inside a tag
 @example("</script>Text")  # an end tag with no start
+@example('<img alt="&amp;" title=\'x>')  # a quote that does not close, after an alt
 def test_markup_taken_without_the_sanitiser_reads_as_its_output_does(markup: str) -> None:
     """An HTML field _markup accepts as it is must give the text feedparser's resolver and
     sanitiser would leave of it."""

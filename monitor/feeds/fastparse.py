@@ -93,17 +93,17 @@ _CONTAINERS = frozenset({"image", "textinput", "itunes_owner", "itunes_category"
 #: (possessive runs: each is followed by what cannot extend it, so the regex never backtracks
 #: into one; it tests every "<" of every field, and backtracking had doubled its time)
 _MARKUP_CHECK = re.compile(
-    r"<(?:(?P<raw>\s*+/?\s*+(?:script|style)\b)|"
-    r"(?P<image>img\b(?:[^<>\"']++|\"[^\"<>]*+\"|'[^'<>]*+')*?[\s\"'/]alt\s*+=\s*+"
-    r"(?:\"(?P<alt1>[^\"<>&]*+&[^\"<>]*+)\"|'(?P<alt2>[^'<>&]*+&[^'<>]*+)'"
-    r"|(?P<alt3>[^\s\"'<>=`&]*+&[^\s\"'<>=`]*+)))|"
-    r"\s*+/?\s*+(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
+    r"<(?:\s*+/?\s*+(applet|svg|math|noscript|template|iframe|frame|frameset|noframes|xmp|"
     r"plaintext|listing|textarea|select|option|title|head|base|meta|link|html|body(?!>)|"
     r"[a-z]++:)|"
-    r"!(?!--)|\?|[^a-z/!?]|"
+    r"!(?!--)|\?|[^a-z/!?]|!--(?:(?!-->).)*+$|"
     # a tag that does not end at its first ">" outside quotes (the two readers differ)
     r"/?\s*+[a-z](?:[^<>\"']++|\"[^\"<>]*+\"|'[^'<>]*+')*+(?!>)|"
-    r"!--(?:(?!-->).)*+$)",
+    # (tags written plainly only, from here on)
+    r"(?P<raw>\s*+/?\s*+(?:script|style)\b)|"
+    r"(?P<image>img\b(?:[^<>\"']++|\"[^\"<>]*+\"|'[^'<>]*+')*?[\s\"'/]alt\s*+=\s*+"
+    r"(?:\"(?P<alt1>[^\"<>&]*+&[^\"<>]*+)\"|'(?P<alt2>[^'<>&]*+&[^'<>]*+)'"
+    r"|(?P<alt3>[^\s\"'<>=`&]*+&[^\s\"'<>=`]*+))))",
     re.I | re.S,
 )
 #: references as sgmllib (feedparser's sanitiser) reads them in text, with the character after
