@@ -424,12 +424,9 @@ def _markup(value: str) -> str:
 
 def _rss_title(element: Any, base: str) -> str:
     """An item's title as feedparser leaves it: sanitised only where it looks like HTML."""
-    try:
-        return _markup(_text(element))
-    except Declined:
-        if _FeedParserMixin.looks_like_html((element.text or "").strip()):
-            return _html(element, base)
-        return _text(element)
+    if _FeedParserMixin.looks_like_html((element.text or "").strip()):
+        return _html(element, base)
+    return _text(element)
 
 
 def _decoded(name: str) -> bool:
