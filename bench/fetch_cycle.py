@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,12 +225,36 @@ def report_lines(
     return lines
 
 
+def add_cycle_arguments(parser: argparse.ArgumentParser) -> None:
+    """The served feeds and the worker's settings, as both cycle benchmarks take them.
+
+    Each must be above zero: the latency bound, feeds × latency ÷ concurrency, is
+    what the cycles are measured against.
+    """
+    parser.add_argument("--feeds", type=_above_zero(int), default=500)
+    parser.add_argument(
+        "--latency", type=_above_zero(float), default=0.1, help="seconds added per response"
+    )
+    parser.add_argument("--concurrency", type=_above_zero(int), default=20)
+    parser.add_argument(
+        "--batch-size", type=_above_zero(int), default=100, help="feeds claimed at a time"
+    )
+
+
+def _above_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)  # a ValueError here reads "invalid int value: 'x'"
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above zero, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=int, default=500)
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds added per response")
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=100, help="feeds claimed at a time")
+    add_cycle_arguments(parser)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results")
     args = parser.parse_args()
 

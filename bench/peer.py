@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fetch_cycle import (
     REPO,
+    add_cycle_arguments,
     add_feeds,
     bench_settings,
     corpus_bodies,
@@ -289,10 +290,7 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=int, default=500)
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds added per response")
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=100, help="feeds claimed at a time")
+    add_cycle_arguments(parser)
     parser.add_argument(
         "--rounds", type=int, default=3,
         help="times the two sides run, one after the other (reader's time varies by a quarter "

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -48,3 +51,33 @@ def test_the_export_benchmark_s_database_exports_every_item_with_its_scores(tmp_
     assert 0 <= first["nato_membership_score"] <= 1
     assert first["nato_membership"] == (first["nato_membership_score"] > 0.5)
     assert first["tagger_version"] == "2026.01-bench00"
+
+
+@pytest.mark.parametrize(
+    ("script", "argument", "value"),
+    [
+        ("fetch_cycle", "--latency", "0"),
+        ("fetch_cycle", "--feeds", "0"),
+        ("peer", "--latency", "-0.1"),
+        ("peer", "--concurrency", "0"),
+    ],
+)
+def test_a_cycle_benchmark_refuses_settings_with_no_latency_bound_in_one_line(
+    script, argument, value
+):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), argument, value, "--no-write"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"argument {argument}: must be above zero, not {value}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_cycle_benchmark_still_names_a_value_that_is_no_number():
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "fetch_cycle.py"), "--feeds", "many", "--no-write"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "argument --feeds: invalid int value: 'many'" in done.stderr
