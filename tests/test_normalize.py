@@ -104,7 +104,18 @@ def test_html_to_text_treats_a_lone_angle_bracket_as_text() -> None:
 
 def test_clean_text_removes_what_a_database_cannot_store() -> None:
     assert clean_text("a\x00b\ud800c") == "abc"
+    assert clean_text("Київ\udc80 — ü") == clean_text("Київ — ü\x00") == "Київ — ü"
     assert clean_text(None) == "" and clean_text(42) == "42"
+
+
+# lone surrogates drawn as often as NUL and all other characters (st.text draws them rarely)
+_ANY_CHARACTER = st.one_of(st.characters(categories=["Cs"]), st.characters(), st.just("\x00"))
+
+
+@given(st.lists(_ANY_CHARACTER).map("".join))
+def test_clean_text_keeps_every_character_but_nul_and_lone_surrogates(text: str) -> None:
+    kept = clean_text(text)
+    assert kept == "".join(c for c in text if c != "\x00" and not "\ud800" <= c <= "\udfff")
 
 
 def test_title_key_ignores_case_punctuation_and_width() -> None:
