@@ -17,7 +17,7 @@ from monitor import pool
 from monitor.config import FeedSettings
 from monitor.feeds.fetch import FetchRequest, FetchResult
 from monitor.feeds.parse import parse_feed
-from monitor.pipeline import _READ_LINGER, _Cycle, _Read, _snapshot, run_cycle
+from monitor.pipeline import _COMPANY, _READ_LINGER, _Cycle, _Read, _snapshot, _Unstored, run_cycle
 from monitor.store.feeds import add_feed
 from monitor.store.items import store_entries
 from monitor.store.models import Entry, Feed, FetchEvent, Item, ItemScores, Tag
@@ -341,7 +341,8 @@ def _writer_with_ready_feeds(engine, feeds):
     ids = [add(engine, f"https://e.org/{n}.xml") for n in range(feeds)]
     settings = make_settings()
     cycle = _Cycle(settings, engine, "test", None, NOW, load_tagger(settings.tagging))
-    cycle.pending = asyncio.Semaphore(0)  # the writer gives back each feed's place
+    cycle.unstored = _Unstored(feeds)
+    cycle.unstored.count = feeds  # all of them fetched: the writer lets each one leave
     with transaction(engine) as session:
         claimed = [_snapshot(session.get_one(Feed, feed_id), False) for feed_id in ids]
     ready = []
@@ -374,6 +375,48 @@ def test_a_feed_ready_alone_waits_a_moment_for_another_to_share_its_transaction(
     assert (len(commits), count(engine, Item), cycle.report.feeds_ok) == (1, 2, 2)
 
 
+def _store_all_within(cycle, ready, seconds):
+    """Queue `ready` for the writer, and fail if it has not stored them all after `seconds`
+    (it waited when it should not have); then end fetching."""
+
+    async def store():
+        results = asyncio.Queue()
+        for got in ready:
+            results.put_nowait(got)
+        writer = asyncio.create_task(cycle._store_all(None, results))
+
+        async def stored():
+            while cycle.report.feeds_ok < len(ready):
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(stored(), seconds)
+        except TimeoutError:
+            writer.cancel()
+            raise
+        results.put_nowait(None)
+        await writer
+
+    asyncio.run(store())
+
+
+def test_the_writer_waits_for_no_feed_when_every_unstored_one_has_arrived(engine, monkeypatch):
+    monkeypatch.setattr("monitor.pipeline._READ_LINGER", 60.0)
+    cycle, _ids, ready = _writer_with_ready_feeds(engine, 2)
+    _store_all_within(cycle, ready, seconds=10)
+    assert (cycle.report.feeds_ok, cycle.unstored.count) == (2, 0)
+
+
+def test_the_writer_waits_for_no_more_once_a_transaction_s_worth_has_arrived(engine, monkeypatch):
+    monkeypatch.setattr("monitor.pipeline._READ_LINGER", 60.0)
+    cycle, _ids, ready = _writer_with_ready_feeds(engine, _COMPANY)
+    cycle.unstored.count += 1  # one more on its way, not coming before the test ends
+    commits = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    _store_all_within(cycle, ready, seconds=10)
+    assert (len(commits), cycle.report.feeds_ok, cycle.unstored.count) == (1, _COMPANY, 1)
+
+
 def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engine):
     cycle, ids, ready = _writer_with_ready_feeds(engine, 4)
     commits = []
@@ -389,7 +432,7 @@ def test_feeds_ready_together_share_a_transaction_and_a_bad_one_fails_alone(engi
     assert count(engine, Item) == 3
     assert (cycle.report.feeds_ok, cycle.report.feeds_failed) == (3, 1)
     assert cycle.report.failures == ["https://e.org/3.xml: internal error (see log)"]
-    assert cycle.pending._value == 4
+    assert cycle.unstored.count == 0
 
 
 def test_parse_processes_share_the_fork_servers_objects_without_collecting_them():
