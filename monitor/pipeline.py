@@ -56,9 +56,9 @@ log = logging.getLogger(__name__)
 
 #: seconds the writer waits at most for more unread feeds to record with the first
 _UNREAD_LINGER = 0.05
-#: and for more feeds to store with one read and tagged: in a first cycle of 500 feeds
-#: at zero latency, 10 ms gave 250 transactions, 100 ms with the waits below 80 and
-#: the worker's CPU went from 3.6 to 2.9 s
+#: and for more feeds to store with one read and tagged. A first cycle of the benchmark's
+#: 500 feeds at 100 ms latency stored in about 265 transactions with a fixed 10 ms wait,
+#: in about 93 with this one, and its worker spent 3.4 s of CPU instead of 4.0 s
 _READ_LINGER = 0.1
 #: feeds enough to share a transaction: the writer waits for no more
 _COMPANY = 10
