@@ -231,17 +231,19 @@ def add_cycle_arguments(parser: argparse.ArgumentParser) -> None:
     Each must be above zero: the latency bound, feeds × latency ÷ concurrency, is
     what the cycles are measured against.
     """
-    parser.add_argument("--feeds", type=_above_zero(int), default=500)
+    parser.add_argument("--feeds", type=above_zero(int), default=500)
     parser.add_argument(
-        "--latency", type=_above_zero(float), default=0.1, help="seconds added per response"
+        "--latency", type=above_zero(float), default=0.1, help="seconds added per response"
     )
-    parser.add_argument("--concurrency", type=_above_zero(int), default=20)
+    parser.add_argument("--concurrency", type=above_zero(int), default=20)
     parser.add_argument(
-        "--batch-size", type=_above_zero(int), default=100, help="feeds claimed at a time"
+        "--batch-size", type=above_zero(int), default=100, help="feeds claimed at a time"
     )
 
 
-def _above_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
+def above_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: `kind` of the text, refused in one line unless above zero."""
+
     def parse(text: str) -> float:
         value = kind(text)  # a ValueError here reads "invalid int value: 'x'"
         if not value > 0:

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fetch_cycle import (
     REPO,
+    above_zero,
     add_cycle_arguments,
     add_feeds,
     bench_settings,
@@ -292,7 +293,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cycle_arguments(parser)
     parser.add_argument(
-        "--rounds", type=int, default=3,
+        "--rounds", type=above_zero(int), default=3,
         help="times the two sides run, one after the other (reader's time varies by a quarter "
         "between runs here; medians and every round's ratio are reported)",
     )  # fmt: skip

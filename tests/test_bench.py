@@ -60,6 +60,7 @@ def test_the_export_benchmark_s_database_exports_every_item_with_its_scores(tmp_
         ("fetch_cycle", "--feeds", "0"),
         ("peer", "--latency", "-0.1"),
         ("peer", "--concurrency", "0"),
+        ("peer", "--rounds", "0"),
     ],
 )
 def test_a_cycle_benchmark_refuses_settings_with_no_latency_bound_in_one_line(
