@@ -323,11 +323,10 @@ class _Cycle:
             return
         loop = asyncio.get_running_loop()
         until = loop.time() + longest
-        while (
-            loop.time() < until
-            and results.qsize() + 1 < _COMPANY
-            and self.unstored.count > results.qsize() + 1
-        ):
+        while loop.time() < until:
+            in_hand = results.qsize() + 1  # the first and those queued after it
+            if in_hand >= _COMPANY or self.unstored.count <= in_hand:
+                return
             await asyncio.sleep(_LINGER_STEP)
 
     async def _store_together(self, batch: list[tuple[_Claimed, FetchResult, _Read]]) -> None:

@@ -422,15 +422,15 @@ def _markup(value: str) -> str:
     return value
 
 
+def _decoded(name: str) -> bool:
+    return unescape(f"&{name}") != f"&{name}"
+
+
 def _rss_title(element: Any, base: str) -> str:
     """An item's title as feedparser leaves it: sanitised only where it looks like HTML."""
     if _FeedParserMixin.looks_like_html((element.text or "").strip()):
         return _html(element, base)
     return _text(element)
-
-
-def _decoded(name: str) -> bool:
-    return unescape(f"&{name}") != f"&{name}"
 
 
 def _html(element: Any, base: str) -> str:
