@@ -10,8 +10,11 @@ cycle can do is feeds × latency ÷ concurrency.
 Measures the first cycle (every feed new: fetch, parse, normalise, dedupe,
 store) and a second cycle over the same feeds (every answer a 304), prints both
 beside the bound, and writes the same text to bench/results/fetch_cycle.md.
+The store is a new SQLite file, or with `--database` an empty database of your
+own (PostgreSQL, as in production), which the run leaves filled.
 
     .venv/bin/python bench/fetch_cycle.py [--feeds 500 --latency 0.1 --concurrency 20]
+        [--database postgresql://user@host/empty_db]
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, inspect, select  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from monitor.config import FeedSettings, Settings, settings_from_dict  # noqa: E402
-from monitor.errors import ParseError  # noqa: E402
+from monitor.errors import ConfigError, ParseError  # noqa: E402
 from monitor.feeds.parse import parse_feed  # noqa: E402
 from monitor.pipeline import CycleReport, run_cycle  # noqa: E402
 from monitor.scheduler import start_worker  # noqa: E402
@@ -161,6 +165,21 @@ def stored_counts(database_url: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
+def require_empty(url: str) -> None:
+    """Refuse, in one line, a database that holds tables: the run creates its own."""
+    try:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                tables = inspect(conn).get_table_names()
+        finally:
+            engine.dispose()
+    except (ConfigError, SQLAlchemyError) as exc:
+        sys.exit(f"cannot use --database {url}: {str(exc).splitlines()[0]}")
+    if tables:
+        sys.exit(f"--database {url} holds {len(tables)} tables: the benchmark needs an empty one")
+
+
 def parse_cpu_seconds(count: int) -> float:
     """CPU time to parse and normalise the bodies of `count` served feeds once, in one thread.
 
@@ -195,11 +214,12 @@ def report_lines(
 ) -> list[str]:
     bound = args.feeds * args.latency / args.concurrency
     items, entries, events = counts
+    store = "PostgreSQL" if (args.database or "").startswith("postgresql") else "SQLite"
     lines = [
         "# Fetch cycle benchmark",
         "",
         f"- run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite)",
+        f"({os.cpu_count()} CPUs, Python {platform.python_version()}, {store})",
         f"- {args.feeds} feeds on one loopback host, {args.latency * 1000:g} ms added per "
         f"response, concurrency {args.concurrency} (per host {args.concurrency}), "
         f"batch size {args.batch_size}",
@@ -217,6 +237,8 @@ def report_lines(
     lines += [
         "",
         f"- stored: {items} items, {entries} entries (feed → item links), {events} fetch events",
+        f"- the writer was busy {runs[0].report.writer_seconds:.2f} s of the first cycle's "
+        f"{runs[0].seconds:.2f} s (storing, and reading what storing needs)",
         f"- parse and normalise alone: {parse_cpu:.2f} s of CPU for the {args.feeds} bodies "
         f"({parse_cpu / bound:.2f}× the latency bound, one thread)",
         f"- peak RSS of the worker process (its parse processes apart): {worker_rss:.0f} MiB",
@@ -257,14 +279,19 @@ def above_zero(kind: Callable[[str], float]) -> Callable[[str], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cycle_arguments(parser)
+    parser.add_argument(
+        "--database", help="an empty database to store into (default: a new SQLite file)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/results")
     args = parser.parse_args()
+    if args.database:
+        require_empty(args.database)
 
     with (
         tempfile.TemporaryDirectory() as tmp,
         feed_server_process(args.feeds, args.latency) as urls,
     ):
-        database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        database_url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = bench_settings(database_url, args.concurrency, args.batch_size)
         add_feeds(settings, urls)
         tagger = start_worker(settings)

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -77,6 +78,9 @@ class CycleReport:
     feeds_failed: int = 0
     items: StoreCounts = field(default_factory=StoreCounts)
     failures: list[str] = field(default_factory=list)
+    #: wall time the writer spent on the feeds it was handed (reading what storing needs,
+    #: storing): near the cycle's own time, the store is what bounds the cycle
+    writer_seconds: float = 0.0
 
     @property
     def feeds_checked(self) -> int:
@@ -287,6 +291,7 @@ class _Cycle:
             if None in arrived:
                 fetching = False
             ready = [got for got in arrived if got is not None]
+            started = time.perf_counter()
             untagged = [got for got in ready if _to_tag(got)]
             if untagged:
                 try:
@@ -300,6 +305,7 @@ class _Cycle:
                 ready = [got for got in ready if not _stored_together(got)]
             for got in ready:
                 await self._store_one(client, got)
+            self.report.writer_seconds += time.perf_counter() - started
 
     async def _wait_for_company(
         self,

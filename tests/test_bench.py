@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sqlalchemy import create_engine, text
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -82,3 +86,41 @@ def test_a_cycle_benchmark_still_names_a_value_that_is_no_number():
     )  # fmt: skip
     assert done.returncode == 2
     assert "argument --feeds: invalid int value: 'many'" in done.stderr
+
+
+def _fetch_cycle(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / "fetch_cycle.py"), *arguments, "--no-write"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **environment},
+    )  # fmt: skip
+
+
+def test_the_cycle_benchmark_refuses_a_database_that_holds_tables_in_one_line(tmp_path):
+    taken = tmp_path / "taken.db"
+    with sqlite3.connect(taken) as conn:
+        conn.execute("CREATE TABLE feeds (id INTEGER)")
+    done = _fetch_cycle("--database", f"sqlite:///{taken}")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"--database sqlite:///{taken} holds 1 tables: the benchmark needs an empty one"
+    ]
+    unreachable = _fetch_cycle("--database", "postgresql://nobody@127.0.0.1:9/none")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith("cannot use --database postgresql://nobody@127.0.0.1:9/")
+    assert "Traceback" not in unreachable.stderr
+
+
+def test_the_cycle_benchmark_measures_the_production_store_it_is_given(postgres_url, corpus):
+    done = _fetch_cycle(
+        "--database", postgres_url, "--feeds", "4", "--latency", "0.05",
+        MONITOR_SHARED_DIR=str(corpus.parent),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Python 3.11" in done.stdout and "PostgreSQL)" in done.stdout
+    busy = re.search(r"the writer was busy (\S+) s of the first cycle's (\S+) s", done.stdout)
+    assert busy is not None and 0 < float(busy[1]) <= float(busy[2])
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 4
+        assert conn.execute(text("SELECT count(*) FROM items")).scalar() > 0
+    engine.dispose()

@@ -72,8 +72,11 @@ def test_items_are_stored_once_and_second_cycle_gets_304(engine, feed_server):
     )
     add(engine, url)
 
+    started = time.perf_counter()
     first = cycle(engine)
     assert (first.items.new, first.feeds_ok) == (2, 1)
+    # the writer's time is counted, and within the cycle's
+    assert 0 < first.writer_seconds < time.perf_counter() - started
     second = cycle(engine, now=NOW + timedelta(hours=2))
     assert (second.items.new, second.items.updated, second.feeds_unchanged) == (0, 0, 1)
     assert count(engine, Item) == 2
