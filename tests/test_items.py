@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -251,6 +251,28 @@ def test_a_story_from_another_feed_is_linked_by_canonical_url_and_left_alone(eng
     [item] = items(engine)
     assert (item.title, item.feed_id) == ("Original headline", one.feed_id)
     assert matched(engine)["y"] == ("url", item.id)
+
+
+def test_matching_reads_no_stored_story_s_long_texts(engine):
+    """A story carried by many feeds is looked up by each: by URL and by title, the
+    lookups fetch what matching compares, not the story's markup and full text."""
+    one, two = add(engine, "one", "One"), add(engine, "two", "One")  # one source
+    story = entry("x", url="https://news.example.org/s", summary="Talks", content_text="Long")
+    store(engine, one, [story])
+    statements: list[str] = []
+
+    def lookups(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM items" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", lookups)
+    try:
+        counts = store(engine, two, [replace(story, entry_key="y"), entry("z", summary="Talks")])
+    finally:
+        event.remove(engine, "before_cursor_execute", lookups)
+    assert counted(counts) == (0, 0, 2, 0)  # one by URL, one by title
+    assert len(statements) == 2
+    assert not [s for s in statements if "content_text" in s or "_html" in s]
 
 
 #: (case, title, summary of the second copy, its date, same source?, linked?)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from monitor.feeds.parse import ParsedEntry
 from monitor.store.models import Entry, Feed, Item
@@ -45,12 +45,22 @@ _FEEDS_WITH_ENTRIES = select(Feed.id).where(
     Feed.id.in_(bindparam("ids", expanding=True)), exists().where(Entry.feed_id == Feed.id)
 )
 _ITEMS_BY_ID = select(Item).where(Item.id.in_(bindparam("ids", expanding=True)))
-_ITEMS_BY_URL = select(Item).where(Item.canonical_url.in_(bindparam("urls", expanding=True)))
-_ITEMS_BY_TITLE = select(Item).where(
-    Item.source_id == bindparam("source_id"),
-    Item.title_key.in_(bindparam("title_keys", expanding=True)),
-    Item.published_at >= bindparam("earliest"),
-    Item.published_at <= bindparam("latest"),
+#: what matching reads of an item another entry may repeat: not the large texts
+_MATCHED = load_only(
+    Item.canonical_url, Item.source_id, Item.title_key, Item.published_at, Item.summary_text
+)
+_ITEMS_BY_URL = (
+    select(Item).options(_MATCHED).where(Item.canonical_url.in_(bindparam("urls", expanding=True)))
+)
+_ITEMS_BY_TITLE = (
+    select(Item)
+    .options(_MATCHED)
+    .where(
+        Item.source_id == bindparam("source_id"),
+        Item.title_key.in_(bindparam("title_keys", expanding=True)),
+        Item.published_at >= bindparam("earliest"),
+        Item.published_at <= bindparam("latest"),
+    )
 )
 _LAST_ITEM_ID = select(func.max(Item.id))
 
