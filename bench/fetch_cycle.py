@@ -54,7 +54,11 @@ from tests.feedserver import FeedServer  # noqa: E402
 
 SHARED = Path(os.environ.get("MONITOR_SHARED_DIR", REPO.parent / "shared"))
 CORPUS = SHARED / "realfeeds" / "feedjira__feedjira"
-RESULTS = REPO / "bench" / "results" / "fetch_cycle.md"
+#: where a run writes its report, by the store it measured
+RESULTS = {
+    "SQLite": REPO / "bench" / "results" / "fetch_cycle.md",
+    "PostgreSQL": REPO / "bench" / "results" / "fetch_cycle-postgresql.md",
+}
 
 
 @dataclass
@@ -165,6 +169,10 @@ def stored_counts(database_url: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
+def store_name(database: str | None) -> str:
+    return "PostgreSQL" if (database or "").startswith("postgresql") else "SQLite"
+
+
 def require_empty(url: str) -> None:
     """Refuse, in one line, a database that holds tables: the run creates its own."""
     try:
@@ -214,7 +222,7 @@ def report_lines(
 ) -> list[str]:
     bound = args.feeds * args.latency / args.concurrency
     items, entries, events = counts
-    store = "PostgreSQL" if (args.database or "").startswith("postgresql") else "SQLite"
+    store = store_name(args.database)
     lines = [
         "# Fetch cycle benchmark",
         "",
@@ -305,8 +313,9 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text, encoding="utf-8")
+        path = RESULTS[store_name(args.database)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

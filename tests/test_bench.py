@@ -124,3 +124,10 @@ def test_the_cycle_benchmark_measures_the_production_store_it_is_given(postgres_
         assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 4
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() > 0
     engine.dispose()
+
+
+def test_the_cycle_benchmark_keeps_each_store_s_report_apart():
+    fetch_cycle = _bench("fetch_cycle")
+    postgresql = fetch_cycle.RESULTS[fetch_cycle.store_name("postgresql+psycopg://u@host/db")]
+    sqlite = fetch_cycle.RESULTS[fetch_cycle.store_name(None)]
+    assert (postgresql.name, sqlite.name) == ("fetch_cycle-postgresql.md", "fetch_cycle.md")
