@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from dashboards.filters import ViewFilter
 from dashboards.queries import search_items
 from monitor.errors import InputError
 from monitor.export.query import item_rows, make_filter
 from monitor.store.models import Item, Source
-from monitor.store.search import fts5_query, search_words, tsquery
+from monitor.store.search import fts5_query, search_words, text_matches, tsquery
 from monitor.store.session import transaction
 from tests.conftest import make_settings
 
@@ -28,6 +28,12 @@ ITEMS = {
     4: ("Grain exports", "Ships leave Odesa.", "The full article names NATO once."),
     5: ("Нейтралитет Австрии", "НАТО и нейтральные страны.", ""),
     6: ("Army reform", "A and B agree.", ""),
+    # a feed without a summary has its content copied there
+    7: (
+        "Neutrality debate",
+        "Vienna's model is raised once more.",
+        "Vienna's model is raised once more.",
+    ),
 }
 
 
@@ -80,6 +86,7 @@ def exported(engine: Engine, text: str) -> list[int]:
         ("membership", [1]),  # from the summary
         ("a", [6]),
         ("a*", [1, 4, 6]),  # Allies, article, A
+        ("raised vienna", [7]),  # a summary that repeats the content
     ],
 )
 def test_page_and_export_find_the_same_items(stored, text, expected):
@@ -125,6 +132,22 @@ def test_the_index_follows_edited_and_deleted_items(stored):
     assert page(stored, "grain") == []
     assert page(stored, "wheat") == [4]
     assert page(stored, "nato") == exported(stored, "nato") == [3, 4]
+
+
+def test_a_search_reads_the_full_text_index(stored):
+    """The index is used only for the expression it was built on: a query written
+    otherwise still finds the items, by reading every one."""
+    query = select(Item.id).where(text_matches("vienna"))
+    sql = str(query.compile(dialect=stored.dialect, compile_kwargs={"literal_binds": True}))
+    with stored.connect() as conn:
+        if stored.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # six rows: else a scan is cheaper
+            plan = conn.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()
+        else:
+            plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        assert conn.execute(query).scalars().all() == [7]
+    index = "ix_items_search" if stored.dialect.name == "postgresql" else "items_fts VIRTUAL TABLE"
+    assert any(index in line for line in plan), plan
 
 
 def test_words_are_runs_of_letters_and_digits_without_operators():

@@ -2,8 +2,9 @@
 
 SQLite searches the FTS5 table `items_fts` (tokenizer unicode61, diacritics
 kept); PostgreSQL a GIN index over the 'simple' tsvector of the same three
-fields (items come in six languages, so no stemming and no stop words). Both
-split text into runs of letters and digits and fold case.
+fields, a summary that repeats the content read once (items come in six
+languages, so no stemming and no stop words). Both split text into runs of
+letters and digits and fold case.
 
 A query is a list of words, never syntax: quotes, AND, OR, NOT, -, : and
 parentheses are separators like any punctuation, so no input can fail to parse.
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Select,
     String,
+    case,
     false,
     func,
     literal_column,
@@ -134,8 +136,15 @@ def tsquery(words: list[str]) -> str:
 
 
 def search_vector() -> ColumnElement[Any]:
-    """The indexed tsvector; the text must match the index of migration 0004 to use it."""
+    """The indexed tsvector; the text must match the index of migration 0007 to use it.
+
+    A summary that repeats the content is read once: it matches the same items.
+    Written with literals, as the index is: PostgreSQL uses an expression index only
+    for a query that states the very same expression.
+    """
     space = literal_column("' '", String)
-    return func.to_tsvector(
-        _SIMPLE, Item.title + space + Item.summary_text + space + Item.content_text
+    summary = case(
+        (Item.summary_text == Item.content_text, literal_column("''", String)),
+        else_=Item.summary_text,
     )
+    return func.to_tsvector(_SIMPLE, Item.title + space + summary + space + Item.content_text)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 #: the schema revision this code works with: the newest migration in alembic/versions.
 #: Written here so that a worker checks it without loading Alembic (a test keeps it true)
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 
 def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
