@@ -9,9 +9,10 @@ cycle can do is feeds × latency ÷ concurrency.
 
 Measures the first cycle (every feed new: fetch, parse, normalise, dedupe,
 store) and a second cycle over the same feeds (every answer a 304), prints both
-beside the bound, and writes the same text to bench/results/fetch_cycle.md.
-The store is a new SQLite file, or with `--database` an empty database of your
-own (PostgreSQL, as in production), which the run leaves filled.
+beside the bound, and writes the same text to bench/results/fetch_cycle.md. The
+store is a new SQLite file, or with `--database` an empty database of your own
+(PostgreSQL, as in production: results/fetch_cycle-postgresql.md), which the run
+leaves filled.
 
     .venv/bin/python bench/fetch_cycle.py [--feeds 500 --latency 0.1 --concurrency 20]
         [--database postgresql://user@host/empty_db]
