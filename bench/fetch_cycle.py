@@ -186,7 +186,8 @@ def require_empty(url: str) -> None:
     except (ConfigError, SQLAlchemyError) as exc:
         sys.exit(f"cannot use --database {url}: {str(exc).splitlines()[0]}")
     if tables:
-        sys.exit(f"--database {url} holds {len(tables)} tables: the benchmark needs an empty one")
+        held = f"{len(tables)} table" + ("s" if len(tables) > 1 else "")
+        sys.exit(f"--database {url} holds {held}: the benchmark needs an empty database")
 
 
 def parse_cpu_seconds(count: int) -> float:

@@ -102,7 +102,7 @@ def test_the_cycle_benchmark_refuses_a_database_that_holds_tables_in_one_line(tm
     done = _fetch_cycle("--database", f"sqlite:///{taken}")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"--database sqlite:///{taken} holds 1 tables: the benchmark needs an empty one"
+        f"--database sqlite:///{taken} holds 1 table: the benchmark needs an empty database"
     ]
     unreachable = _fetch_cycle("--database", "postgresql://nobody@127.0.0.1:9/none")
     assert unreachable.returncode == 1
