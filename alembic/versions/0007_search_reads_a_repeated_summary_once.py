@@ -12,6 +12,10 @@ alternating). monitor.store.search.search_vector writes the same expression,
 which the index is used for only while the two agree. SQLite's FTS5 table keeps
 the items' own values: its external content must equal the items'.
 
+Upgrading builds the index again from every item's text: 1.7 s for those 2,960
+items here, so about ten minutes for a million items as long, while `monitor
+init` runs.
+
 Create Date: 2026-12-08 03:50:00
 """
 
