@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, inspect, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from monitor.config import FeedSettings, Settings, settings_from_dict  # noqa: E402
@@ -171,7 +172,9 @@ def stored_counts(database_url: str) -> tuple[int, int, int]:
 
 
 def store_name(database: str | None) -> str:
-    return "PostgreSQL" if (database or "").startswith("postgresql") else "SQLite"
+    """The store a run measures, by the backend SQLAlchemy reads from the URL."""
+    backend = make_url(database).get_backend_name() if database else "sqlite"
+    return "PostgreSQL" if backend == "postgresql" else "SQLite"
 
 
 def require_empty(url: str) -> None:
